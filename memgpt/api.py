@@ -1,0 +1,199 @@
+"""The public Python API (DESIGN §5).
+
+    import memgpt
+    bot = memgpt.load("runs/default/last", memory="notes/")
+    bot.ingest(open("book.txt").read(), progress=True)
+    bot.ask("What is the pass key?")
+    bot.chat("Hi, I'm Ada.")
+    for piece in bot.generate("Once upon a time", stream=True):
+        print(piece, end="")
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+from typing import Any, Callable, Iterator
+
+import torch
+
+from memgpt.checkpoint import CONFIG_FILE, WEIGHTS_FILE, CheckpointError, default_checkpoint_dir, load_checkpoint
+from memgpt.controller import Engine, EngineConfig, IngestStats, WindowInfo
+from memgpt.memory.note import Note
+from memgpt.memory.store import NoteStore
+from memgpt.model import GPT
+from memgpt.tokenizer import Tokenizer
+
+_default_models: dict[tuple[str, str], tuple[GPT, Tokenizer, dict]] = {}
+_default_lock = threading.Lock()
+
+
+def _check_str(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+    return value
+
+
+def _check_sampling(max_new_tokens: Any, temperature: Any, top_k: Any) -> None:
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int):
+        raise TypeError(f"max_new_tokens must be an int, not {type(max_new_tokens).__name__}")
+    if max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
+        raise TypeError(f"temperature must be a number, not {type(temperature).__name__}")
+    if not temperature >= 0:  # also rejects NaN
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0):
+        raise ValueError(f"top_k must be None or an int >= 0, got {top_k!r}")
+
+
+class MemGPT:
+    """A model, its tokenizer and a note store, driven by the decoding `Engine`.
+
+    Build one with `memgpt.load(...)`. Not thread-safe: use one instance per conversation
+    (they may share a loaded model).
+    """
+
+    def __init__(self, model: GPT, tokenizer: Tokenizer, memory: NoteStore, config: EngineConfig | None = None,
+                 meta: dict | None = None, owns_memory: bool = False):
+        self.model, self.tokenizer, self.meta = model, tokenizer, meta or {}
+        self.memory: NoteStore = memory
+        """The note store (DESIGN §5 `NoteStore`): list, search, edit, delete, export notes."""
+        self.engine = Engine(model, tokenizer, memory, config)
+        self._owns_memory = owns_memory
+
+    def ingest(self, text: str, progress: bool = False) -> list[Note]:
+        """Read `text` of any length; returns the notes the model wrote while reading (document
+        order). The text joins the stream, so `ask`/`chat` see its end in the window."""
+        return self.engine.ingest(_check_str(text, "text"), progress=bool(progress))
+
+    def ask(self, question: str, max_new_tokens: int = 32) -> str:
+        """Answer `question` greedily from retrieved notes and the recent window. Leaves the stream
+        and the notes unchanged, so many questions can be asked about one reading."""
+        _check_sampling(max_new_tokens, 0.0, None)
+        return self.engine.ask(_check_str(question, "question"), max_new_tokens)
+
+    def chat(self, message: str, max_new_tokens: int = 256, temperature: float = 0.7, top_k: int | None = 50,
+             seed: int | None = None, stream: bool = False) -> str | Iterator[str]:
+        """One chat turn: returns the reply text (or, with stream=True, an iterator of its pieces).
+        Notes the model writes in its reply are filed in `memory` (source "chat") and left out of
+        the text. temperature 0 is greedy; `seed` reseeds the sampler for this turn."""
+        _check_str(message, "message")
+        _check_sampling(max_new_tokens, temperature, top_k)
+        it = self.engine.chat_stream(message, max_new_tokens, float(temperature), top_k, seed)
+        return it if stream else "".join(it)
+
+    def generate(self, prompt: str, max_new_tokens: int = 128, temperature: float = 0.8, top_k: int | None = 50,
+                 stream: bool = False, seed: int | None = None) -> str | Iterator[str]:
+        """Continue `prompt` (read like a document, so facts in it get notes); returns the
+        continuation without note markup, or with stream=True an iterator of text pieces."""
+        _check_str(prompt, "prompt")
+        _check_sampling(max_new_tokens, temperature, top_k)
+        it = self.engine.generate_stream(prompt, max_new_tokens, float(temperature), top_k, seed)
+        return it if stream else "".join(it)
+
+    def reset(self) -> None:
+        """Clear the window and the conversation; keep the notes."""
+        self.engine.reset()
+
+    def on_note(self, callback: Callable[[Note], None]) -> Callable[[Note], None]:
+        """Call `callback(note)` for every note filed from now on (usable as a decorator)."""
+        self.engine.note_listeners.append(callback)
+        return callback
+
+    @property
+    def injected(self) -> list[Note]:
+        """Notes placed in the `<|mem|>` block of the last window, oldest first."""
+        return list(self.engine.window.notes)
+
+    @property
+    def window(self) -> WindowInfo:
+        """Fill of the last window: memory tokens, tokens in use, block size, `fill` fraction."""
+        return self.engine.window
+
+    @property
+    def last_ingest(self) -> IngestStats | None:
+        """Tokens, notes, seconds and tokens/s of the last `ingest`."""
+        return self.engine.last_ingest
+
+    def close(self) -> None:
+        """Close the note store if `load` opened it."""
+        if self._owns_memory:
+            self.memory.close()
+
+    def __enter__(self) -> "MemGPT":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        c = self.model.config
+        return f"MemGPT({c.n_layer} layers, {c.n_embd} wide, block {c.block_size}, memory={self.memory!r})"
+
+
+def _default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _load_default(device: str) -> tuple[GPT, Tokenizer, dict]:
+    """The bundled checkpoint, loaded once per process and device (the weights never change)."""
+    path = os.path.abspath(default_checkpoint_dir())
+    missing = [f for f in (CONFIG_FILE, WEIGHTS_FILE) if not os.path.exists(os.path.join(path, f))]
+    if missing:
+        raise CheckpointError(f"the default model is not bundled yet ({path} lacks {', '.join(missing)}); "
+                              "pass checkpoint=DIR, e.g. a directory written by `memgpt train`")
+    key = (path, device)
+    with _default_lock:
+        if key not in _default_models:
+            _default_models[key] = load_checkpoint(path, device)
+        return _default_models[key]
+
+
+def _open_memory(memory: Any) -> tuple[NoteStore, bool]:
+    if memory is None:
+        return NoteStore(), True
+    if isinstance(memory, NoteStore):
+        return memory, False
+    if isinstance(memory, (str, os.PathLike)):
+        return NoteStore(memory), True
+    raise TypeError(f"memory must be None, a directory path or a NoteStore, not {type(memory).__name__}")
+
+
+def load(checkpoint: str | os.PathLike | None = None, memory: str | os.PathLike | NoteStore | None = None,
+         device: str | None = None, config: EngineConfig | None = None) -> MemGPT:
+    """Load a model and attach a note store.
+
+    Args:
+        checkpoint: a checkpoint directory, or None for the default model bundled with the
+            package (loaded once per process and device).
+        memory: None (a fresh in-memory store), a directory (a persistent store, created if
+            missing), or a `NoteStore` to use as is.
+        device: "cpu", "cuda", ...; None picks cuda when available, else cpu.
+        config: engine settings (`EngineConfig`); its device is set from `device`.
+
+    Raises:
+        CheckpointError: the checkpoint is missing or broken (or no default model is bundled).
+        TypeError: an argument has the wrong type.
+    """
+    if device is not None and not isinstance(device, (str, torch.device)):
+        raise TypeError(f"device must be a str, not {type(device).__name__}")
+    device = str(device) if device is not None else _default_device()
+    if checkpoint is None:
+        model, tok, meta = _load_default(device)
+    elif isinstance(checkpoint, (str, os.PathLike)):
+        model, tok, meta = load_checkpoint(os.fspath(checkpoint), device)
+    else:
+        raise TypeError(f"checkpoint must be a directory path or None, not {type(checkpoint).__name__}")
+    store, owns = _open_memory(memory)
+    cfg = dataclasses.replace(config or EngineConfig(), device=device)
+    return MemGPT(model, tok, store, cfg, meta, owns_memory=owns)
+
+
+def generate(prompt: str, max_new_tokens: int = 128, temperature: float = 0.8, top_k: int | None = 50,
+             stream: bool = False, seed: int | None = None) -> str | Iterator[str]:
+    """Continue `prompt` with the default model and a fresh in-memory note store.
+    Same arguments as `MemGPT.generate`."""
+    _check_str(prompt, "prompt")
+    return load().generate(prompt, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k,
+                           stream=stream, seed=seed)

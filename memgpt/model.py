@@ -1,0 +1,193 @@
+"""A small GPT (nanoGPT-shaped, pre-norm, tied weights) with a KV cache.
+
+The cache supports what the controller needs: multi-token prefill, one-token decode, and
+rewinding to an earlier position (drop the tail, e.g. to re-decode from a branch point).
+"""
+from __future__ import annotations
+
+import contextlib
+import inspect
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+from torch.nn import functional as F
+
+
+@dataclass
+class GPTConfig:
+    block_size: int = 256
+    vocab_size: int = 4160  # tokenizer vocab padded up to a multiple of 64
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 256
+    dropout: float = 0.0
+    bias: bool = False
+    gelu_approx: str = "none"  # "tanh" for GPT-2 weights
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class KVCache:
+    """Keys and values for every layer, preallocated to the block size. `pos` is the number of
+    positions filled; `rewind(p)` forgets everything from position p on."""
+
+    def __init__(self, config: GPTConfig, batch_size: int = 1, device: str | torch.device = "cpu"):
+        self.config, self.batch_size, self.device = config, batch_size, device
+        self.k: torch.Tensor | None = None  # (n_layer, B, nh, T, hs), allocated on first write
+        self.v: torch.Tensor | None = None
+        self.pos = 0
+
+    def _alloc(self, dtype: torch.dtype) -> None:
+        c = self.config
+        shape = (c.n_layer, self.batch_size, c.n_head, c.block_size, c.n_embd // c.n_head)
+        self.k = torch.zeros(shape, dtype=dtype, device=self.device)
+        self.v = torch.zeros(shape, dtype=dtype, device=self.device)
+
+    def rewind(self, pos: int) -> None:
+        if not 0 <= pos <= self.pos:
+            raise ValueError(f"cannot rewind to {pos}: cache holds {self.pos} positions")
+        self.pos = pos
+
+    def reset(self) -> None:
+        self.pos = 0
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        assert config.n_embd % config.n_head == 0
+        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
+        self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        self.resid_dropout = nn.Dropout(config.dropout)
+        self.n_head, self.n_embd, self.dropout = config.n_head, config.n_embd, config.dropout
+
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
+        B, t, C = x.shape
+        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
+        q, k, v = (z.view(B, t, self.n_head, C // self.n_head).transpose(1, 2) for z in (q, k, v))  # (B, nh, t, hs)
+        drop = self.dropout if self.training else 0.0
+        if cache is None:
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=drop, is_causal=True)
+        else:
+            if cache.k is None or cache.k.dtype != k.dtype:
+                cache._alloc(k.dtype)
+            p = cache.pos
+            cache.k[layer, :B, :, p:p + t] = k
+            cache.v[layer, :B, :, p:p + t] = v
+            K, V = cache.k[layer, :B, :, :p + t], cache.v[layer, :B, :, :p + t]  # (B, nh, p+t, hs)
+            if t == 1:  # one new token sees everything cached
+                y = F.scaled_dot_product_attention(q, K, V)
+            elif p == 0:
+                y = F.scaled_dot_product_attention(q, K, V, is_causal=True)
+            else:  # new token i (absolute p+i) sees positions <= p+i
+                mask = torch.ones(t, p + t, dtype=torch.bool, device=x.device).tril(diagonal=p)
+                y = F.scaled_dot_product_attention(q, K, V, attn_mask=mask)
+        y = y.transpose(1, 2).contiguous().view(B, t, C)
+        return self.resid_dropout(self.c_proj(y))
+
+
+class MLP(nn.Module):
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.dropout = nn.Dropout(config.dropout)
+        self.approx = config.gelu_approx
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.c_proj(F.gelu(self.c_fc(x), approximate=self.approx)))
+
+
+class Block(nn.Module):
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.attn = CausalSelfAttention(config)
+        self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.mlp = MLP(config)
+
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x), cache, layer)
+        return x + self.mlp(self.ln_2(x))
+
+
+class GPT(nn.Module):
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.config = config
+        self.transformer = nn.ModuleDict(dict(
+            wte=nn.Embedding(config.vocab_size, config.n_embd),
+            wpe=nn.Embedding(config.block_size, config.n_embd),
+            drop=nn.Dropout(config.dropout),
+            h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
+            ln_f=nn.LayerNorm(config.n_embd, bias=config.bias),
+        ))
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.transformer.wte.weight = self.lm_head.weight  # weight tying
+        self.apply(self._init_weights)
+        for name, p in self.named_parameters():  # GPT-2's scaled init of residual projections
+            if name.endswith("c_proj.weight"):
+                torch.nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            torch.nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if module.bias is not None:
+                torch.nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            torch.nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+    def num_params(self, non_embedding: bool = True) -> int:
+        n = sum(p.numel() for p in self.parameters())
+        return n - self.transformer.wpe.weight.numel() if non_embedding else n
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, weights: torch.Tensor | None = None,
+                cache: KVCache | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """idx (B, t) -> logits (B, t, vocab) and, with targets, the loss.
+        `weights` (B, t) scales each target's loss (0 = not a target); the loss is the weighted
+        mean. With a cache, the t tokens continue from `cache.pos` and the cache advances."""
+        B, t = idx.shape
+        p = cache.pos if cache is not None else 0
+        if p + t > self.config.block_size:
+            raise ValueError(f"sequence of {p + t} positions exceeds block size {self.config.block_size}")
+        pos = torch.arange(p, p + t, dtype=torch.long, device=idx.device)
+        x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
+        for i, block in enumerate(self.transformer.h):
+            x = block(x, cache, i)
+        x = self.transformer.ln_f(x)
+        if cache is not None:
+            cache.pos = p + t
+        logits = self.lm_head(x)
+        if targets is None:
+            return logits, None
+        ce = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.view(-1), reduction="none")
+        if weights is None:
+            return logits, ce.mean()
+        w = weights.reshape(-1).float()
+        return logits, (ce * w).sum() / w.sum().clamp(min=1.0)
+
+    def configure_optimizers(self, weight_decay: float, learning_rate: float, betas: tuple[float, float],
+                             device_type: str) -> torch.optim.AdamW:
+        params = [p for p in self.parameters() if p.requires_grad]
+        decay = [p for p in params if p.dim() >= 2]  # matrices and embeddings decay; norms and biases don't
+        no_decay = [p for p in params if p.dim() < 2]
+        groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        fused = device_type == "cuda" and "fused" in inspect.signature(torch.optim.AdamW).parameters
+        return torch.optim.AdamW(groups, lr=learning_rate, betas=betas, **({"fused": True} if fused else {}))
+
+    def estimate_flops_per_token(self) -> int:
+        """Training FLOPs per token (PaLM appendix B): 6N + 12 L T d."""
+        c = self.config
+        return 6 * self.num_params() + 12 * c.n_layer * c.block_size * c.n_embd
+
+
+def amp_context(device_type: str, dtype: str | torch.dtype):
+    """bf16/fp16 autocast where asked for, a no-op context for fp32."""
+    dt = getattr(torch, dtype) if isinstance(dtype, str) else dtype
+    if dt == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device_type, dtype=dt)

@@ -1,0 +1,97 @@
+"""Embedders: shape, determinism, and retrieval of benchmark-style notes."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from memgpt.memory.embed import Embedder, HashEmbedder, get_embedder
+
+
+@pytest.fixture(scope="module")
+def emb():
+    return HashEmbedder()
+
+
+def test_shape_dtype_unit_norm(emb):
+    texts = ["pass key: 48213", "Mary is in the bathroom", "!!!", "日本語のメモ", "a\x00b\x07c"]
+    v = emb.embed(texts)
+    assert v.shape == (len(texts), emb.dim) and v.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, rtol=1e-5)
+    assert emb.embed([]).shape == (0, emb.dim)
+    assert isinstance(emb, Embedder)
+
+
+def test_rejects_single_string(emb):
+    with pytest.raises(TypeError):
+        emb.embed("not a list")
+
+
+def test_deterministic_across_processes(emb):
+    # Python's hash() is salted per process; the embedder must not depend on it.
+    code = ("import sys; from memgpt.memory.embed import HashEmbedder;"
+            "sys.stdout.write(HashEmbedder().embed(['magic number for xqzvbt-plorin: 7429183'])[0].tobytes().hex())")
+    outs = set()
+    for seed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        outs.add(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout)
+    assert len(outs) == 1
+    assert outs.pop() == emb.embed(["magic number for xqzvbt-plorin: 7429183"])[0].tobytes().hex()
+
+
+DISTRACTORS = [
+    "magic number for plorin-xqzvbt: 1111111",
+    "magic number for xqzvbt-glamp: 2222222",
+    "magic number for rusty-lantern: 3333333",
+    "John is in the bathroom",
+    "Sandra is in the kitchen",
+    "Mary has the football",
+    "user city: Lima",
+    "user favorite color: teal",
+    "the text mentioned a special number",
+]
+
+CASES = [
+    ("What is the special magic number for xqzvbt-plorin mentioned in the provided text?",
+     "magic number for xqzvbt-plorin: 7429183"),
+    ("Where is Mary?", "Mary is in the bathroom"),
+    ("What is the pass key?", "pass key: 48213"),
+    ("What is the passkey?", "pass key: 48213"),
+    ("What is my name?", "user name: Zorblat"),
+    ("What's my name?", "user name: Zorblat"),
+]
+
+
+@pytest.mark.parametrize("question,target", CASES)
+def test_benchmark_questions_rank_their_note_first(emb, question, target):
+    notes = DISTRACTORS + [t for _, t in CASES if t != target] + [target]
+    notes = list(dict.fromkeys(notes))
+    v = emb.embed(notes)
+    q = emb.embed([question])[0]
+    ranked = [notes[i] for i in np.argsort(-(v @ q))]
+    assert ranked[0] == target, ranked[:3]
+
+
+def test_get_embedder():
+    assert isinstance(get_embedder(), HashEmbedder)
+    assert isinstance(get_embedder("hash"), HashEmbedder)
+    e = HashEmbedder(dim=512)
+    assert get_embedder(e) is e
+    with pytest.raises(ValueError):
+        get_embedder("no-such-embedder")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("sentence_transformers") is not None,
+                    reason="sentence-transformers is installed")
+def test_minilm_missing_extra_has_clear_error():
+    with pytest.raises(ImportError, match="sentence-transformers"):
+        get_embedder("minilm")
+
+
+def test_measure_recall_small():
+    from memgpt.memory.measure_recall import measure
+
+    assert measure(n_distractors=1000, n_questions=60, verbose=False) >= 0.98

@@ -1,0 +1,556 @@
+"""The synthetic scratchpad corpus: reading, answering and chat rows, packed densely.
+
+Every fact family the benchmarks use has a generator returning the fact's sentence (published
+wording), the note the model should write after reading it, and questions with answers.
+Keys, names and values are fresh random strings from a vast space, or drawn from finite pools
+split into disjoint train and test parts, so copying is the only strategy that works.
+
+Rows are exactly `block_size + 1` tokens with no padding: examples are appended until the row is
+full and the last one is cut. Every sequence is built by the renderers in `memgpt.tokenizer`, the
+same functions the engine uses at inference.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import random
+import zlib
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import numpy as np
+
+from memgpt.tokenizer import CONTEXT, Tokenizer
+from memgpt.training import filler
+
+# ---------------------------------------------------------------------------------------------
+# vocabularies and train/test splits
+
+_CONS = "b c d f g h j k l m n p r s t v w z br cr dr fl gr kl pl pr st tr ch sh th".split()
+_VOW = "a e i o u a e i o u ai ea ou io".split()
+
+
+def _is_test(s: str) -> bool:
+    """A stable 1-in-5 hash split: test strings never appear in training."""
+    return zlib.crc32(s.lower().encode()) % 5 == 0
+
+
+def _split_ok(s: str, split: str) -> bool:
+    return _is_test(s) == (split == "test")
+
+
+def pseudo_word(rng: random.Random, split: str, syllables: tuple[int, int] = (2, 3)) -> str:
+    """A fresh pronounceable word from a space of ~10^8 (train and test parts disjoint)."""
+    while True:
+        w = "".join(rng.choice(_CONS) + rng.choice(_VOW) for _ in range(rng.randint(*syllables)))
+        if rng.random() < 0.5:
+            w += rng.choice("nrstlmkx")
+        if _split_ok(w, split):
+            return w
+
+
+def letter_string(rng: random.Random, split: str) -> str:
+    while True:
+        s = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(5, 9)))
+        if _split_ok(s, split):
+            return s
+
+
+def digits(rng: random.Random, lo: int, hi: int) -> str:
+    n = rng.randint(lo, hi)
+    return str(rng.randint(10 ** (n - 1), 10 ** n - 1))
+
+
+@functools.lru_cache(maxsize=None)
+def _pool(words: str, split: str, keep: tuple[str, ...] = ()) -> list[str]:
+    """A finite pool's part for `split`; `keep` words are forced into the test part."""
+    ws = words.split()
+    if split == "test":
+        return [w for w in ws if _is_test(w) or w in keep]
+    return [w for w in ws if not _is_test(w) and w not in keep]
+
+
+BABI_PEOPLE = ("Mary", "John", "Sandra", "Daniel")
+BABI_PLACES = ("bathroom", "hallway", "garden", "office", "bedroom", "kitchen")
+BABI_OBJECTS = ("football", "apple", "milk")
+_PEOPLE = ("Mary John Sandra Daniel Alice Bob Carol David Emma Frank Grace Henry Irene Jack Karen Leo Maria Nina Oscar "
+           "Paula Quinn Rosa Sam Tina Umar Vera Walter Xena Yusuf Zoe Aaron Bella Chris Diana Ethan Fiona George Hannah "
+           "Ivan Julia Kevin Laura Mike Nora Owen Peter Rachel Steve Tom Ursula Victor Wendy Amir Bianca Carlos Dmitri "
+           "Elena Farid Greta Hugo Ines Jonas Kira Lars Mina Nils Olga Pavel Rita Sven Talia Ugo Vito Wanda Yara Zack")
+_PLACES = ("bathroom hallway garden office bedroom kitchen cellar attic garage library balcony studio pantry lobby "
+           "porch basement workshop nursery classroom laboratory chapel courtyard greenhouse gym lounge museum stable "
+           "terrace tower warehouse bakery barn cabin clinic corridor dining veranda")
+_OBJECTS = ("football apple milk book lamp key cup hat ball box pen coin bottle ring shoe bag umbrella scarf phone "
+            "candle brush knife plate spoon wallet camera guitar kite map rope shell stone watch")
+COLOURS = _POOL_COLOURS = ("red blue green yellow purple orange pink black white grey brown teal navy maroon olive "
+                           "lime cyan magenta violet indigo turquoise beige ivory crimson scarlet amber gold silver "
+                           "bronze lavender coral salmon")
+_FOODS = ("pizza pasta sushi curry tacos ramen lasagne paella risotto dumplings pancakes waffles burgers noodles "
+          "falafel hummus couscous goulash pierogi kimchi tempura burritos nachos omelettes porridge chowder gumbo "
+          "moussaka souvlaki biryani samosas tiramisu cheesecake brownies croissants bagels pretzels")
+_JOBS = ("teacher nurse engineer plumber architect pilot chef dentist lawyer farmer baker carpenter electrician "
+         "librarian pharmacist journalist photographer programmer accountant firefighter gardener mechanic "
+         "translator veterinarian surgeon designer musician painter sculptor scientist astronomer geologist "
+         "economist historian barber tailor butcher florist potter welder")
+_PETS = "dog cat parrot rabbit hamster turtle goldfish lizard ferret horse snake pony canary gecko tortoise"
+_MONTHS = "January February March April May June July August September October November December".split()
+
+
+def people(split: str) -> list[str]:
+    return _pool(_PEOPLE, split, BABI_PEOPLE)
+
+
+def places(split: str) -> list[str]:
+    return _pool(_PLACES, split, BABI_PLACES)
+
+
+def objects(split: str) -> list[str]:
+    return _pool(_OBJECTS, split, BABI_OBJECTS)
+
+
+def person(rng: random.Random, split: str) -> str:
+    """A finite-pool name or, half the time, a fresh one (copying must beat memorising)."""
+    return rng.choice(people(split)) if rng.random() < 0.5 else pseudo_word(rng, split).capitalize()
+
+
+def place(rng: random.Random, split: str) -> str:
+    return rng.choice(places(split)) if rng.random() < 0.6 else pseudo_word(rng, split)
+
+
+def thing(rng: random.Random, split: str) -> str:
+    return rng.choice(objects(split)) if rng.random() < 0.6 else pseudo_word(rng, split)
+
+
+# ---------------------------------------------------------------------------------------------
+# fact families
+
+
+@dataclass
+class Fact:
+    """A sentence to read, the note it deserves, and questions answerable from that note."""
+    family: str
+    sentence: str
+    note: str
+    qa: list[tuple[str, str]] = field(default_factory=list)
+
+
+def passkey_fact(rng: random.Random, split: str) -> Fact:
+    k = digits(rng, 4, 7)
+    q = rng.choice(["What is the pass key?", "What is the pass key? The pass key is"])
+    return Fact("passkey", f"The pass key is {k}. Remember it. {k} is the pass key.", f"pass key: {k}",
+                [(q, k)])
+
+
+def niah_key(rng: random.Random, split: str) -> str:
+    r = rng.random()
+    if r < 0.5:  # RULER's word-pair keys, with fresh words
+        return f"{pseudo_word(rng, split)}-{pseudo_word(rng, split)}"
+    if r < 0.8:
+        return pseudo_word(rng, split, (2, 4))
+    return letter_string(rng, split)
+
+
+def niah_fact(rng: random.Random, split: str, key: str | None = None) -> Fact:
+    key = key or niah_key(rng, split)
+    v = digits(rng, 6, 7)
+    q = f"What is the special magic number for {key} mentioned in the provided text?"
+    return Fact("niah", f"One of the special magic numbers for {key} is: {v}.", f"magic number for {key}: {v}",
+                [(q, v)])
+
+
+def multivalue_question(key: str) -> str:
+    return f"What are all the special magic numbers for {key} mentioned in the provided text?"
+
+
+def multiquery_question(keys: list[str]) -> str:
+    ks = ", ".join(keys[:-1]) + f" and {keys[-1]}" if len(keys) > 1 else keys[0]
+    return f"What are all the special magic numbers for {ks} mentioned in the provided text?"
+
+
+_MOVE = ["moved to", "went to", "journeyed to", "travelled to", "went back to"]
+_GET = ["picked up", "got", "grabbed", "took"]
+_DROP = ["dropped", "discarded", "put down", "left"]
+
+
+class BabiWorld:
+    """bAbI's simulation: people move between places and carry objects; the latest state wins.
+    Each event yields its sentence and note; questions are answered from the state so far."""
+
+    def __init__(self, rng: random.Random, split: str, babi_vocab: bool = False, n_people: int = 4,
+                 n_objects: int = 3):
+        self.rng = rng
+        if babi_vocab:
+            self.people, self.places, self.objects = list(BABI_PEOPLE), list(BABI_PLACES), list(BABI_OBJECTS)
+        else:
+            self.people = list(dict.fromkeys(person(rng, split) for _ in range(n_people)))
+            self.places = list(dict.fromkeys(place(rng, split) for _ in range(6)))
+            self.objects = list(dict.fromkeys(thing(rng, split) for _ in range(n_objects)))
+        self.loc: dict[str, str] = {}
+        self.holder: dict[str, str | None] = {}
+        self.obj_hist: dict[str, list[str]] = {}  # distinct successive places of each object
+
+    def _obj_moved(self, o: str, where: str) -> None:
+        h = self.obj_hist.setdefault(o, [])
+        if not h or h[-1] != where:
+            h.append(where)
+
+    def step(self, kinds: str = "move") -> Fact:
+        """One event. kinds: 'move' (qa1) or 'all' (moves, pick-ups and drops for qa2/qa3)."""
+        rng = self.rng
+        r = rng.random()
+        placed = [p for p in self.people if p in self.loc]
+        if kinds == "all" and placed and r < 0.45:
+            p = rng.choice(placed)
+            held = [o for o, h in self.holder.items() if h == p]
+            free = [o for o in self.objects if self.holder.get(o) is None]
+            if held and (rng.random() < 0.5 or not free):
+                o = rng.choice(held)
+                self.holder[o] = None
+                self._obj_moved(o, self.loc[p])
+                return Fact("babi", f"{p} {rng.choice(_DROP)} the {o}.", f"{p} dropped the {o}")
+            if free:
+                o = rng.choice(free)
+                self.holder[o] = p
+                self._obj_moved(o, self.loc[p])
+                return Fact("babi", f"{p} {rng.choice(_GET)} the {o}.", f"{p} has the {o}")
+        p = rng.choice(self.people)
+        choices = [x for x in self.places if x != self.loc.get(p)]
+        self.loc[p] = rng.choice(choices)
+        for o, h in self.holder.items():
+            if h == p:
+                self._obj_moved(o, self.loc[p])
+        return Fact("babi", f"{p} {rng.choice(_MOVE)} the {self.loc[p]}.", f"{p} is in the {self.loc[p]}")
+
+    def object_place(self, o: str) -> str | None:
+        h = self.obj_hist.get(o)
+        return h[-1] if h else None
+
+    def questions(self) -> dict[str, list[tuple[str, str]]]:
+        """Answerable questions now, by bAbI task."""
+        qs: dict[str, list[tuple[str, str]]] = {"qa1": [], "qa2": [], "qa3": []}
+        for p, l in self.loc.items():
+            qs["qa1"].append((f"Where is {p}?", l))
+        for o, h in self.obj_hist.items():
+            qs["qa2"].append((f"Where is the {o}?", h[-1]))
+            if len(h) >= 2:
+                qs["qa3"].append((f"Where was the {o} before the {h[-1]}?", h[-2]))
+        return qs
+
+
+# personal chat facts: (slot, statements, note, questions, answer), {v} is the value
+CHAT_SLOTS: list[tuple[str, list[str], str, list[str], str]] = [
+    ("name", ["My name is {v}.", "I'm {v}.", "Call me {v}.", "You can call me {v}."], "user name: {v}",
+     ["What is my name?", "What's my name?", "Do you remember my name?"], "Your name is {v}."),
+    ("city", ["I live in {v}.", "I'm from {v}.", "My home town is {v}."], "user city: {v}",
+     ["Where do I live?", "Which city do I live in?", "Where am I from?"], "You live in {v}."),
+    ("job", ["I work as a {v}.", "I'm a {v} by trade.", "My job is {v}."], "user job: {v}",
+     ["What do I do for a living?", "What is my job?", "What's my job?"], "You work as a {v}."),
+    ("pet", ["I have a {v}.", "My pet is a {v}."], "user pet: {v}",
+     ["What pet do I have?", "What kind of pet do I have?"], "You have a {v}."),
+    ("pet_name", ["My pet is called {v}.", "My pet's name is {v}."], "user pet name: {v}",
+     ["What is my pet called?", "What's my pet's name?"], "Your pet is called {v}."),
+    ("colour", ["My favourite colour is {v}.", "I love the colour {v}.", "My favorite color is {v}."],
+     "user favourite colour: {v}",
+     ["What is my favourite colour?", "What's my favorite color?", "Which colour do I like best?"],
+     "Your favourite colour is {v}."),
+    ("food", ["My favourite food is {v}.", "I love eating {v}.", "I could eat {v} every day."],
+     "user favourite food: {v}", ["What is my favourite food?", "What food do I love?", "What's my favorite food?"],
+     "Your favourite food is {v}."),
+    ("birthday", ["My birthday is {v}.", "I was born on {v}."], "user birthday: {v}",
+     ["When is my birthday?", "When was I born?"], "Your birthday is {v}."),
+    ("partner", ["My partner is {v}.", "I'm married to {v}.", "My partner's name is {v}."], "user partner: {v}",
+     ["Who is my partner?", "What is my partner's name?", "Who am I married to?"], "Your partner is {v}."),
+]
+
+
+def chat_value(slot: str, rng: random.Random, split: str) -> str:
+    if slot in ("name", "pet_name", "partner"):
+        return person(rng, split) if slot != "pet_name" else pseudo_word(rng, split).capitalize()
+    if slot == "city":
+        return pseudo_word(rng, split, (2, 3)).capitalize()
+    if slot == "job":
+        return rng.choice(_pool(_JOBS, split))
+    if slot == "pet":
+        return rng.choice(_pool(_PETS, split))
+    if slot == "colour":
+        return rng.choice(_pool(COLOURS, split))
+    if slot == "food":
+        return rng.choice(_pool(_FOODS, split)) if rng.random() < 0.7 else pseudo_word(rng, split)
+    if slot == "birthday":
+        return f"{rng.choice(_MONTHS)} {rng.randint(1, 28)}"
+    raise ValueError(slot)
+
+
+def chat_fact(rng: random.Random, split: str, slot: str | None = None, value: str | None = None) -> Fact:
+    slot_def = next(s for s in CHAT_SLOTS if s[0] == slot) if slot else rng.choice(CHAT_SLOTS)
+    name, statements, note, questions, answer = slot_def
+    v = value or chat_value(name, rng, split)
+    return Fact(f"chat_{name}", rng.choice(statements).format(v=v), note.format(v=v),
+                [(q, answer.format(v=v)) for q in questions])
+
+
+_SMALLTALK = [("How are you today?", "I'm doing well, thank you."), ("Tell me something nice.", "You are doing great."),
+              ("Thanks!", "You're welcome."), ("Can you help me?", "Of course, what do you need?"),
+              ("Good morning.", "Good morning to you too."), ("What can you do?", "I can chat and remember what you tell me."),
+              ("That's all for now.", "Alright, talk to you later.")]
+_ACKS = ["Nice to meet you, {v}.", "Got it.", "Noted.", "Thanks for telling me.", "I'll remember that.", "Okay."]
+
+
+# ---------------------------------------------------------------------------------------------
+# rows
+
+
+class RowBuilder:
+    """Accumulates rendered pieces until the row holds `length` tokens."""
+
+    def __init__(self, length: int):
+        self.length = length
+        self.ids: list[int] = []
+        self.mask: list[int] = []
+
+    def full(self) -> bool:
+        return len(self.ids) >= self.length
+
+    def room(self) -> int:
+        return self.length - len(self.ids)
+
+    def add(self, piece: tuple[list[int], list[int]]) -> None:
+        self.ids += piece[0]
+        self.mask += piece[1]
+
+    def done(self) -> tuple[list[int], list[int]]:
+        return self.ids[: self.length], self.mask[: self.length]
+
+
+def _random_fact(rng: random.Random, split: str) -> Fact:
+    r = rng.random()
+    if r < 0.25:
+        return passkey_fact(rng, split)
+    if r < 0.6:
+        return niah_fact(rng, split)
+    return chat_fact(rng, split)
+
+
+def _distractor_notes(rng: random.Random, split: str, n: int) -> list[str]:
+    notes = []
+    for _ in range(n):
+        r = rng.random()
+        if r < 0.15:
+            notes.append(passkey_fact(rng, split).note)
+        elif r < 0.55:
+            notes.append(niah_fact(rng, split).note)
+        elif r < 0.8:
+            notes.append(chat_fact(rng, split).note)
+        else:
+            w = BabiWorld(rng, split)
+            notes.append(w.step("all").note)
+    return notes
+
+
+def reading_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "train",
+                styles: tuple[str, ...] = filler.TRAIN_STYLES, fact_rate: float = 0.3) -> tuple[list[int], list[int]]:
+    """Filler with facts woven in at sentence boundaries, each followed by its note.
+    `fact_rate` is the chance that the next sentence is a fact (~6 facts per 256 tokens at 0.3)."""
+    row = RowBuilder(length)
+    if rng.random() < 0.2:  # the engine may read with a <|mem|> block in front: stay robust to it
+        row.add(tok.render_memory(_distractor_notes(rng, split, rng.randint(1, 6))))
+    style = rng.choice(styles)
+    world = BabiWorld(rng, split) if rng.random() < 0.4 else None
+    sents = filler.passage(style, rng, 64)
+    i = 0
+    first = True
+    while not row.full():
+        if rng.random() < fact_rate:
+            if world is not None and rng.random() < 0.5:
+                f = world.step("all" if rng.random() < 0.5 else "move")
+            else:
+                f = _random_fact(rng, split)
+            text, note = f.sentence, f.note
+        else:
+            text, note = sents[i % len(sents)], None
+            i += 1
+        row.add(tok.render_reading([(text if first else " " + text, note)]))
+        first = False
+    return row.done()
+
+
+def _qa_for_mem(rng: random.Random, split: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """One needed set of notes and the questions they answer (all families)."""
+    r = rng.random()
+    if r < 0.15:
+        f = passkey_fact(rng, split)
+        return [f.note], f.qa
+    if r < 0.35:
+        f = niah_fact(rng, split)
+        return [f.note], f.qa
+    if r < 0.45:  # multivalue: several notes for one key
+        key = niah_key(rng, split)
+        fs = [niah_fact(rng, split, key) for _ in range(rng.randint(2, 4))]
+        return [f.note for f in fs], [(multivalue_question(key), ", ".join(f.qa[0][1] for f in fs))]
+    if r < 0.52:  # multiquery
+        fs = [niah_fact(rng, split) for _ in range(rng.randint(2, 3))]
+        keys = [f.note.split("magic number for ")[1].rsplit(":", 1)[0] for f in fs]
+        return [f.note for f in fs], [(multiquery_question(keys), ", ".join(f.qa[0][1] for f in fs))]
+    if r < 0.8:  # bAbI with stale notes: the latest state wins
+        kinds = "move" if rng.random() < 0.5 else "all"
+        w = BabiWorld(rng, split, babi_vocab=False)
+        notes = [w.step(kinds).note for _ in range(rng.randint(2, 10))]
+        qs = w.questions()
+        pool = qs["qa1"] + (qs["qa2"] + qs["qa3"] if kinds == "all" else [])
+        return notes, rng.sample(pool, min(len(pool), rng.randint(1, 3)))
+    f = chat_fact(rng, split)
+    return [f.note], [rng.choice(f.qa)]
+
+
+def answering_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "train",
+                  styles: tuple[str, ...] = filler.TRAIN_STYLES) -> tuple[list[int], list[int]]:
+    """`<|mem|>` (needed notes among distractors, chronological), recent text without the fact,
+    then questions answered from the block."""
+    row = RowBuilder(length)
+    while not row.full():
+        if row.ids:  # one <|mem|> block per example, as at inference
+            row.add(([tok.eot], [CONTEXT]))
+        needed, qa = _qa_for_mem(rng, split)
+        distract = _distractor_notes(rng, split, rng.randint(0, 12))
+        # interleave: needed notes keep their relative order (stale before latest)
+        notes = list(distract)
+        for n in needed:
+            notes.insert(rng.randint(0, len(notes)), n)
+        # re-sort needed ones into their original order at the positions they took
+        pos = sorted(i for i, n in enumerate(notes) if n in needed)
+        for p, n in zip(pos, needed):
+            notes[p] = n
+        ctx = " ".join(filler.passage(rng.choice(styles), rng, rng.randint(0, 4)))
+        row.add(tok.render_answering(notes, ctx, qa))
+    return row.done()
+
+
+def chat_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "train") -> tuple[list[int], list[int]]:
+    """A chat: earlier facts in the `<|mem|>` block, new facts stated (assistant notes them), and
+    questions answered from the block or from what was said in the window."""
+    row = RowBuilder(length)
+    # one value per slot: a restated slot replaces the old fact (the latest wins)
+    known = {f.family: f for f in (chat_fact(rng, split) for _ in range(rng.randint(0, 5)))}
+    memory = [f.note for f in known.values()] + _distractor_notes(rng, split, rng.randint(0, 4))
+    rng.shuffle(memory)
+    turns: list[dict] = []
+    while True:
+        r = rng.random()
+        if r < 0.4:  # state 1-2 facts
+            fs = [chat_fact(rng, split, slot[0]) for slot in rng.sample(CHAT_SLOTS, rng.randint(1, 2))]
+            msg = " ".join(f.sentence for f in fs)
+            if rng.random() < 0.3:
+                msg = rng.choice(["Hi! ", "Hello. ", "By the way, ", "Oh, and "]) + msg
+            name = next((f for f in fs if f.family == "chat_name"), None)
+            if name is not None and rng.random() < 0.5:
+                ack = _ACKS[0].format(v=name.note.split(": ", 1)[1])
+            else:
+                ack = rng.choice(_ACKS[1:])
+            turns += [{"role": "user", "content": msg}, {"role": "assistant", "content": ack, "notes": [f.note for f in fs]}]
+            known.update((f.family, f) for f in fs)
+        elif r < 0.8 and known:
+            f = rng.choice(list(known.values()))
+            q, a = rng.choice(f.qa)
+            turns += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
+        else:
+            q, a = rng.choice(_SMALLTALK)
+            turns += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
+        ids, mask = tok.render_chat(turns, memory)
+        if len(ids) >= length:
+            return ids[:length], mask[:length]
+
+
+ROW_KINDS: dict[str, Callable] = {"reading": reading_row, "answering": answering_row, "chat": chat_row}
+DEFAULT_MIX = {"reading": 0.45, "answering": 0.4, "chat": 0.15}
+
+
+def make_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "train",
+             mix: dict[str, float] = DEFAULT_MIX) -> tuple[list[int], list[int]]:
+    kind = rng.choices(list(mix), weights=list(mix.values()))[0]
+    return ROW_KINDS[kind](tok, rng, length, split)
+
+
+def rows(tok: Tokenizer, seed: int, length: int, split: str = "train") -> Iterator[tuple[list[int], list[int]]]:
+    rng = random.Random(seed)
+    while True:
+        yield make_row(tok, rng, length, split)
+
+
+# ---------------------------------------------------------------------------------------------
+# shards on disk
+
+
+def write_shard(tok: Tokenizer, path: str, n_rows: int, length: int, seed: int, split: str = "train") -> None:
+    """`path.ids.npy` (n_rows, length) uint16 and `path.mask.npy` uint8; deterministic in seed."""
+    if tok.n_vocab > 65535:
+        raise ValueError("uint16 shards need a vocabulary under 65536 tokens")
+    ids = np.zeros((n_rows, length), dtype=np.uint16)
+    mask = np.zeros((n_rows, length), dtype=np.uint8)
+    it = rows(tok, seed, length, split)
+    for r in range(n_rows):
+        i, m = next(it)
+        ids[r], mask[r] = i, m
+    np.save(path + ".ids.npy", ids)
+    np.save(path + ".mask.npy", mask)
+
+
+def build_shards(tok: Tokenizer, out_dir: str, n_tokens: int, length: int, seed: int = 0,
+                 rows_per_shard: int = 4096, workers: int = 1) -> list[str]:
+    """Write enough shards for `n_tokens` training tokens (plus one validation shard)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tqdm import tqdm
+
+    os.makedirs(out_dir, exist_ok=True)
+    n_shards = max(1, -(-n_tokens // (rows_per_shard * length)))
+    jobs = [(os.path.join(out_dir, f"train_{i:04d}"), seed * 100_003 + i, "train") for i in range(n_shards)]
+    jobs.append((os.path.join(out_dir, "val_0000"), seed * 100_003 + 99_991, "train"))
+    todo = [j for j in jobs if not os.path.exists(j[0] + ".mask.npy")]  # resumable
+    tok_dir = os.path.join(out_dir, "tokenizer")
+    tok.save(tok_dir)
+    with ProcessPoolExecutor(max_workers=workers) as ex:
+        futs = [ex.submit(_shard_job, tok_dir, p, rows_per_shard, length, s, sp) for p, s, sp in todo]
+        for f in tqdm(futs, desc="shards"):
+            f.result()
+    with open(os.path.join(out_dir, "meta.json"), "w") as f:
+        json.dump({"length": length, "rows_per_shard": rows_per_shard, "seed": seed, "n_shards": n_shards}, f)
+    return [j[0] for j in jobs]
+
+
+def _shard_job(tok_dir: str, path: str, n_rows: int, length: int, seed: int, split: str) -> None:
+    write_shard(Tokenizer.load(tok_dir), path, n_rows, length, seed, split)
+
+
+def tokenizer_training_text(n_chars: int, seed: int = 0) -> Iterator[str]:
+    """Corpus-shaped raw text for BPE training (filler, facts, notes, questions, answers)."""
+    rng = random.Random(seed)
+    total = 0
+    while total < n_chars:
+        parts = filler.passage(rng.choice(filler.TRAIN_STYLES), rng, 8)
+        for _ in range(3):
+            f = _random_fact(rng, "train")
+            parts += [f.sentence, f.note] + [x for qa in f.qa[:1] for x in qa]
+        w = BabiWorld(rng, "train")
+        parts += [w.step("all").sentence for _ in range(3)] + [f"Where is {p}?" for p in w.people[:1]]
+        t = " ".join(parts)
+        total += len(t)
+        yield t
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description="Build token shards of the scratchpad corpus.")
+    ap.add_argument("--tokenizer", required=True, help="directory holding tokenizer.json/tokenizer.bpe")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--tokens", type=float, default=20e6)
+    ap.add_argument("--length", type=int, default=257, help="row length = block_size + 1")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=1)
+    args = ap.parse_args(argv)
+    build_shards(Tokenizer.load(args.tokenizer), args.out, int(args.tokens), args.length, args.seed,
+                 workers=args.workers)
+
+
+if __name__ == "__main__":
+    main()

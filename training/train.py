@@ -64,6 +64,7 @@ class TrainConfig:
     ckpt_every: int = 200
     log_every: int = 10
     progress: bool = True
+    stop_after: int = 0              # stop this process after N optimiser steps (0 = run to the end); resume later
 
 
 def parse_config(argv: list[str] | None = None) -> TrainConfig:
@@ -189,11 +190,11 @@ def train(cfg: TrainConfig) -> dict:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed + rank)
 
-    tok = Tokenizer.load(os.path.join(cfg.data, "tokenizer"))
     train_files = [f[:-8] for f in sorted(glob.glob(os.path.join(cfg.data, "train_*.ids.npy")))]
     if not train_files:
         raise FileNotFoundError(f"{cfg.data}: no train_*.ids.npy shards (build them with memgpt.training.data)")
     train_shards = Shards(train_files)
+    tok = Tokenizer.load(os.path.join(cfg.data, "tokenizer"))
     val_files = [f[:-8] for f in sorted(glob.glob(os.path.join(cfg.data, "val_*.ids.npy")))]
     val_shards = Shards(val_files) if val_files else None
 
@@ -243,7 +244,8 @@ def train(cfg: TrainConfig) -> dict:
         save_checkpoint(directory, raw, tok, m)
 
     t0, tok_t0, last = time.time(), tokens, {}
-    while step < total_steps:
+    stop_at = min(total_steps, step + cfg.stop_after) if cfg.stop_after else total_steps
+    while step < stop_at:
         lr = lr_at(cfg, tokens)
         for g in optimizer.param_groups:
             g["lr"] = lr
@@ -283,7 +285,7 @@ def train(cfg: TrainConfig) -> dict:
             if ev["val_loss"] < best:
                 best = ev["val_loss"]
                 save(best_dir, {"val": ev})
-        if step % cfg.ckpt_every == 0 or step == total_steps:
+        if step % cfg.ckpt_every == 0 or step == stop_at:
             save(last_dir, {"last_metrics": last})
             torch.save({"optimizer": optimizer.state_dict(), "step": step, "tokens": tokens, "best_val": best}, state_path + ".tmp")
             os.replace(state_path + ".tmp", state_path)

@@ -1,0 +1,94 @@
+import random
+
+import numpy as np
+import pytest
+
+from memgpt.tokenizer import CONTEXT, KEY, TEXT
+from memgpt.training import data, filler
+
+
+def test_rows_are_deterministic_and_dense(tok):
+    a = [data.make_row(tok, random.Random(7), 257) for _ in range(1)]
+    b = [data.make_row(tok, random.Random(7), 257) for _ in range(1)]
+    assert a == b
+    rng = random.Random(3)
+    for kind, fn in data.ROW_KINDS.items():
+        ids, mask = fn(tok, rng, 257)
+        assert len(ids) == len(mask) == 257, kind  # packed: no padding
+
+
+def test_shards_deterministic(tmp_path, tok):
+    data.write_shard(tok, str(tmp_path / "a"), 8, 65, seed=5)
+    data.write_shard(tok, str(tmp_path / "b"), 8, 65, seed=5)
+    assert (np.load(tmp_path / "a.ids.npy") == np.load(tmp_path / "b.ids.npy")).all()
+    assert (np.load(tmp_path / "a.mask.npy") == np.load(tmp_path / "b.mask.npy")).all()
+
+
+def test_train_and_test_pools_are_disjoint():
+    for pool in (data.people, data.places, data.objects):
+        assert not set(pool("train")) & set(pool("test"))
+        assert pool("test")
+    assert set(data.BABI_PEOPLE) <= set(data.people("test"))  # benchmark vocabulary is held out
+    rng = random.Random(0)
+    train = {data.pseudo_word(rng, "train") for _ in range(3000)}
+    test = {data.pseudo_word(rng, "test") for _ in range(3000)}
+    assert not train & test
+    assert len(train) > 2900  # a vast space: fresh words, hardly any repeats
+
+
+def test_reading_masks(tok):
+    """Document text is a target (the model learns where not to open a note), notes are key targets."""
+    ids, mask = data.reading_row(tok, random.Random(1), 1024)
+    assert ids.count(tok.scratch) >= 3
+    for i, t in enumerate(ids):
+        if t == tok.scratch:
+            assert mask[i] == KEY
+    assert TEXT in mask
+    inside_mem = False
+    for t, m in zip(ids, mask):  # <|mem|> content is never a target
+        if t == tok.mem:
+            inside_mem = True
+        if inside_mem:
+            assert m == CONTEXT
+        if t == tok.mem_end:
+            inside_mem = False
+
+
+def test_answering_and_chat_masks(tok):
+    rng = random.Random(2)
+    for fn in (data.answering_row, data.chat_row):
+        ids, mask = fn(tok, rng, 600)
+        inside_user = inside_mem = False
+        for t, m in zip(ids, mask):
+            if t in (tok.user, tok.mem):
+                inside_user, inside_mem = t == tok.user, t == tok.mem
+            if inside_user or inside_mem:
+                assert m == CONTEXT, tok.decode([t])
+            if t in (tok.end, tok.mem_end):
+                inside_user = inside_mem = False
+        assert KEY in mask
+
+
+def test_facts_use_published_wording():
+    rng = random.Random(0)
+    f = data.passkey_fact(rng, "test")
+    k = f.note.split(": ")[1]
+    assert f.sentence == f"The pass key is {k}. Remember it. {k} is the pass key."
+    n = data.niah_fact(rng, "test", key="alpha-beta")
+    assert n.sentence.startswith("One of the special magic numbers for alpha-beta is: ")
+    w = data.BabiWorld(rng, "test", babi_vocab=True)
+    facts = [w.step("move") for _ in range(5)]
+    assert all(any(x in f.sentence for x in data._MOVE) for f in facts)
+    qs = w.questions()["qa1"]
+    last = {}
+    for f in facts:  # the latest state wins
+        name = f.sentence.split()[0]
+        last[name] = f.note.rsplit(" ", 1)[1]
+    assert dict((q.split()[2].rstrip("?"), a) for q, a in qs) == last
+
+
+def test_heldout_filler_style_is_not_in_training():
+    assert "legal" not in filler.TRAIN_STYLES and "legal" in filler.HELDOUT_STYLES
+    assert len(filler.TRAIN_STYLES) >= 5
+    with pytest.raises(ValueError):
+        filler.sentence("bible", random.Random(0))

@@ -1,0 +1,202 @@
+"""Evaluate a note-taker on the test pools and held-out filler.
+
+    memgpt eval --checkpoint runs/default/best [--n 100] [--out eval.json]
+
+1. Notes: documents of held-out filler (style `legal`, never trained on) with test-pool facts at
+   random sentence boundaries are read by the engine's `ingest`. Recall = facts that got a
+   well-formed note holding their key and value; precision = notes that are facts; and false
+   notes per 10k tokens of pure held-out filler.
+2. Answers: a `<|mem|>` block with the needed note(s) among 10 distractor notes (test pools),
+   held-out filler as the recent window, then the question; greedy answer. Per family.
+3. bAbI qa1-qa3 with stale notes in the block (the latest state wins).
+
+The answer checks build the window with the same renderers the engine uses and decode greedily;
+no engine retrieval is involved, so they measure the model alone.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+
+import torch
+
+from memgpt.checkpoint import load_checkpoint
+from memgpt.model import KVCache
+from memgpt.tokenizer import Tokenizer
+from memgpt.training import data, filler
+
+SPLIT = "test"
+HELDOUT = filler.HELDOUT_STYLES[0]
+
+
+@torch.no_grad()
+def greedy(model, tok: Tokenizer, ids: list[int], max_new: int = 40) -> str:
+    """Greedy continuation until `<|end|>` (or any control token); returns the text."""
+    ids = ids[-(model.config.block_size - max_new):]
+    cache = KVCache(model.config)
+    logits, _ = model(torch.tensor([ids]), cache=cache)
+    out: list[int] = []
+    for _ in range(max_new):
+        nxt = int(logits[0, -1].argmax())
+        if nxt in tok.control_ids:
+            break
+        out.append(nxt)
+        logits, _ = model(torch.tensor([[nxt]]), cache=cache)
+    return tok.decode(out).strip()
+
+
+def score(answer: str, expected: str) -> float:
+    """Fraction of the expected comma-separated values present in the answer (RULER's metric)."""
+    parts = [p.strip() for p in expected.split(",") if p.strip()]
+    return sum(p.lower() in answer.lower() for p in parts) / len(parts)
+
+
+# ---- answers from a <|mem|> block ---------------------------------------------------------------
+
+def _family_case(family: str, rng: random.Random) -> tuple[list[str], tuple[str, str]]:
+    """(needed notes in order, (question, expected)) for one family, from the test pools."""
+    if family == "passkey":
+        f = data.passkey_fact(rng, SPLIT)
+        return [f.note], ("What is the pass key?", f.qa[0][1])
+    if family in ("niah_single", "niah_multikey"):
+        f = data.niah_fact(rng, SPLIT)
+        notes = [f.note]
+        if family == "niah_multikey":  # distractor needles: other keys' magic numbers
+            notes += [data.niah_fact(rng, SPLIT).note for _ in range(3)]
+            rng.shuffle(notes)
+        return notes, f.qa[0]
+    if family == "niah_multivalue":
+        key = data.niah_key(rng, SPLIT)
+        fs = [data.niah_fact(rng, SPLIT, key) for _ in range(rng.randint(2, 4))]
+        return [f.note for f in fs], (data.multivalue_question(key), ", ".join(f.qa[0][1] for f in fs))
+    if family == "niah_multiquery":
+        fs = [data.niah_fact(rng, SPLIT) for _ in range(rng.randint(2, 3))]
+        keys = [f.note.split("magic number for ")[1].rsplit(":", 1)[0] for f in fs]
+        return [f.note for f in fs], (data.multiquery_question(keys), ", ".join(f.qa[0][1] for f in fs))
+    if family.startswith("chat_"):
+        f = data.chat_fact(rng, SPLIT, family[5:])
+        q, a = rng.choice(f.qa)
+        return [f.note], (q, a.rsplit(" ", 1)[-1].rstrip(".") if family != "chat_birthday" else a.split(" is ")[-1].rstrip("."))
+    if family in ("qa1", "qa2", "qa3"):
+        while True:
+            w = data.BabiWorld(rng, SPLIT, babi_vocab=True)
+            notes = [w.step("move" if family == "qa1" else "all").note for _ in range(rng.randint(4, 12))]
+            qs = w.questions()[family]
+            if qs:
+                return notes, rng.choice(qs)
+    raise ValueError(family)
+
+
+ANSWER_FAMILIES = ("passkey", "niah_single", "niah_multikey", "niah_multivalue", "niah_multiquery",
+                   *(f"chat_{s[0]}" for s in data.CHAT_SLOTS), "qa1", "qa2", "qa3")
+
+
+def eval_answers(model, tok: Tokenizer, n: int, seed: int, distractors: int = 10) -> dict[str, float]:
+    rng = random.Random(seed)
+    out = {}
+    for fam in ANSWER_FAMILIES:
+        total = 0.0
+        for _ in range(n):
+            needed, (q, expected) = _family_case(fam, rng)
+            notes = data._distractor_notes(rng, SPLIT, distractors)
+            for note in needed:  # needed notes keep their order (stale before latest)
+                notes.insert(rng.randint(0, len(notes)), note)
+            pos = sorted(i for i, x in enumerate(notes) if x in needed)
+            for p, note in zip(pos, needed):
+                notes[p] = note
+            ctx = " ".join(filler.passage(HELDOUT, rng, 2))
+            ids = tok.render_answering(notes, ctx, [])[0] + tok.render_prompt_for_reply(q)
+            total += score(greedy(model, tok, ids), expected)
+        out[fam] = total / n
+    return out
+
+
+# ---- notes written while reading ----------------------------------------------------------------
+
+def _required(f: data.Fact) -> list[str]:
+    """Strings a well-formed note for this fact must hold (its key and value)."""
+    if f.family == "passkey":
+        return [f.note.split(": ")[1]]
+    if f.family == "niah":
+        key, v = f.note[len("magic number for "):].rsplit(": ", 1)
+        return [key, v]
+    if f.family == "babi":
+        return [f.note.split()[0], f.note.split()[-1]]
+    return [f.note.split(": ", 1)[1]]
+
+
+def eval_notes(bot_factory, tok: Tokenizer, n_docs: int, facts_per_doc: int, seed: int,
+               filler_tokens: int) -> dict[str, float]:
+    rng = random.Random(seed)
+    hits = n_facts = good_notes = n_notes = 0
+    for _ in range(n_docs):
+        bot = bot_factory()
+        facts, parts = [], []
+        world = data.BabiWorld(rng, SPLIT, babi_vocab=True)
+        sents = filler.passage(HELDOUT, rng, facts_per_doc * 6)
+        for i, s in enumerate(sents):
+            parts.append(s)
+            if i % 6 == 5:
+                r = rng.random()
+                f = (data.passkey_fact(rng, SPLIT) if r < 0.25 else data.niah_fact(rng, SPLIT) if r < 0.5
+                     else world.step("move") if r < 0.75 else data.chat_fact(rng, SPLIT))
+                facts.append(f)
+                parts.append(f.sentence)
+        notes = [nt.text for nt in bot.ingest(" ".join(parts))]
+        n_facts += len(facts)
+        n_notes += len(notes)
+        used: set[int] = set()
+        for f in facts:
+            req = _required(f)
+            j = next((j for j, nt in enumerate(notes) if j not in used and all(r in nt for r in req)), None)
+            if j is not None:
+                used.add(j)
+                hits += 1
+        good_notes += len(used)
+    bot = bot_factory()
+    text, ntok = [], 0
+    while ntok < filler_tokens:
+        s = " ".join(filler.passage(HELDOUT, rng, 20))
+        ntok += len(tok.encode_text(s))
+        text.append(s)
+    false_notes = len(bot.ingest(" ".join(text)))
+    return {"note_recall": hits / max(1, n_facts), "note_precision": good_notes / max(1, n_notes),
+            "false_notes_per_10k_filler_tokens": false_notes * 10_000 / ntok, "facts": n_facts, "notes": n_notes,
+            "filler_tokens": ntok}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(prog="memgpt eval", description="Evaluate a note-taker on test pools and held-out filler.")
+    ap.add_argument("--checkpoint", default=None, help="checkpoint directory (default: the bundled model)")
+    ap.add_argument("--n", type=int, default=100, help="questions per family")
+    ap.add_argument("--docs", type=int, default=10, help="documents for the note check")
+    ap.add_argument("--facts-per-doc", type=int, default=20)
+    ap.add_argument("--filler-tokens", type=int, default=20_000)
+    ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--skip-notes", action="store_true")
+    ap.add_argument("--out", default=None, help="write the results as JSON here")
+    args = ap.parse_args(argv)
+    import memgpt
+    from memgpt.checkpoint import default_checkpoint_dir
+
+    ckpt = args.checkpoint or default_checkpoint_dir()
+    model, tok, meta = load_checkpoint(ckpt)
+    t0 = time.time()
+    res: dict = {"checkpoint": ckpt, "step": meta.get("step"), "tokens": meta.get("tokens")}
+    res["answers_10_distractors"] = eval_answers(model, tok, args.n, args.seed)
+    print(json.dumps(res["answers_10_distractors"], indent=1))
+    if not args.skip_notes:
+        res["notes"] = eval_notes(lambda: memgpt.load(ckpt), tok, args.docs, args.facts_per_doc, args.seed,
+                                  args.filler_tokens)
+        print(json.dumps(res["notes"], indent=1))
+    res["seconds"] = round(time.time() - t0, 1)
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(res, f, indent=1)
+    return res
+
+
+if __name__ == "__main__":
+    main()

@@ -20,7 +20,6 @@ import argparse
 import importlib
 import os
 import sys
-import time
 from dataclasses import dataclass
 from typing import Any, Callable
 

@@ -25,9 +25,17 @@ Decisions worth knowing:
   copies controller-owned tokens into the stream.
 - `ask()` reads the stream but does not change it and files no notes, so a benchmark can ask many
   questions about one reading.
+- Retrieval queries: `ask` uses the question; `chat` the user message plus the last
+  `query_tokens` tokens before it; `generate` the last `query_tokens` tokens of the stream
+  (re-read at every window rebuild). The block takes the best-scoring notes that fit the budget,
+  near-ties (within `tie_margin`) going to the more recent note, no text twice.
 - `ingest()` reads a document as B parallel contiguous streams with batched full-window forwards
   (no `<|mem|>` block: notes are written from the text itself); work per token is flat in the
-  document length. `generate()` reads its prompt the same way, so facts in a prompt get notes.
+  document length. Its notes are filed at the end in document order, so store chronology is
+  reading order. `generate()` reads its prompt the same way, so facts in a prompt get notes.
+- `max_new_tokens` bounds every sampled token, notes included, so the work of a call is bounded.
+- `Note.position` is the note's offset in the engine's stream (chat/generate), or for ingest the
+  stream offset where the document began plus the document-token offset right after the fact.
 """
 from __future__ import annotations
 
@@ -60,8 +68,9 @@ class EngineConfig:
     min_score: float = 0.0            # notes scoring at or below this are not injected
     query_tokens: int = 48            # recent stream tokens that form the retrieval query
     ingest_batch: int = 8             # parallel streams (batch rows) in ingest
-    ingest_carry: int | None = None   # context tokens carried from one ingest window to the next; None: block_size // 8
-    note_threshold: float = 0.3       # ingest opens a note where p(<|scratch|>) exceeds this, or where it is the argmax
+    ingest_carry: int | None = None   # context tokens carried from one ingest window to the next; None: min(24, block_size // 4)
+    note_threshold: float = 0.5       # ingest opens a note where <|scratch|> is the argmax (as greedy decoding
+                                      # would) or p(<|scratch|>) > this; below 0.5 it costs a softmax per position
     max_note_tokens: int = MAX_NOTE_TOKENS  # longest note; capped at block_size // 2 - 2 for tiny blocks
     session: str = "default"          # notebook that notes are filed in and retrieved from
     seed: int = 0                     # seed of the sampling generator
@@ -143,16 +152,6 @@ def _last(xs: list[int], n: int) -> list[int]:
     return xs[-n:] if n > 0 else []
 
 
-def _row_cache(big: KVCache, row: int, n: int) -> KVCache:
-    """A batch-1 cache holding the first n positions of one row of a batched cache."""
-    c = KVCache(big.config, 1, big.device)
-    if big.k is not None:
-        c.k = big.k[:, row:row + 1].clone()
-        c.v = big.v[:, row:row + 1].clone()
-    c.pos = n
-    return c
-
-
 class Engine:
     """Runs a GPT over a stream with an external note store (see the module docstring).
 
@@ -172,7 +171,9 @@ class Engine:
         self.cfg = cfg = config or EngineConfig()
         self.T = T = model.config.block_size
         self.budget = T // 2 if cfg.mem_budget is None else cfg.mem_budget
-        self.carry = T // 8 if cfg.ingest_carry is None else cfg.ingest_carry
+        # 24 carried tokens hold a whole fact sentence (passkey/RULER facts are 25-29 tokens; the
+        # first words carry no key), at 10% extra work for a block of 256 (T / (T - carry)).
+        self.carry = min(24, T // 4) if cfg.ingest_carry is None else cfg.ingest_carry
         self.max_note = max(1, min(cfg.max_note_tokens, T // 2 - 2))
         self.limit = T - max(1, T // 4)  # a (re)built window holds at most this: room left to decode
         if not 0 <= self.budget < self.limit:
@@ -490,38 +491,48 @@ class Engine:
 
     # ---- ingest ------------------------------------------------------------------------
     def _read(self, ids: list[int], progress: bool) -> list[Note]:
-        """Read document tokens as parallel streams; the stream continues after the document."""
+        """Read document tokens as parallel streams; the stream continues after the document.
+
+        Notes are filed at the end, in document order (one transaction), so the store's
+        chronology is reading order even though streams read far-apart segments at once: the
+        <|mem|> block is ordered by it and near-ties go to the later note. If reading is
+        interrupted, the notes found so far are still filed."""
         if not ids:
             return []
         t0, work0 = time.perf_counter(), self.forward_tokens
         base = self.position
         streams = self._split(ids)
-        cache = KVCache(self.model.config, len(streams), self.device)
-        filed: list[Note] = []
-        note_tokens = 0
-        with tqdm(total=len(ids), unit="tok", desc="ingest", disable=not progress, dynamic_ncols=True) as bar:
-            while active := [s for s in streams if s.cursor < s.stop]:
-                windows = [self._ingest_window(ids, s) for s in active]
-                logits = self._forward_windows([w for w, _ in windows], cache)
-                found = []
-                for row, (s, (w, c), j) in enumerate(zip(active, windows, self._openings(logits, windows))):
-                    end = len(w) if j < 0 else j + 1
-                    s.tail += w[c:end]
-                    s.cursor += end - c
-                    bar.update(end - c)
-                    note = self._write_note(cache, row, w[:end]) if j >= 0 else None
-                    if note is not None:
-                        s.tail += note[1]
-                        note_tokens += len(note[1])
-                        found.append((base + s.cursor, note[0], note[1]))
-                    if len(s.tail) > 2 * self.T:
-                        del s.tail[:-self.T]
-                found.sort(key=lambda f: f[0])  # document order
-                filed += self._file(found, "ingest")
+        found: list[tuple[int, str, list[int]]] = []  # (position, text, ids)
+        try:
+            with tqdm(total=len(ids), unit="tok", desc="ingest", disable=not progress, dynamic_ncols=True) as bar:
+                while active := [s for s in streams if s.cursor < s.stop]:
+                    found += self._read_step(ids, active, base, bar)
+        finally:
+            found.sort(key=lambda f: f[0])
+            filed = self._file(found, "ingest")
         self.history = _last(streams[-1].tail, self.T)
-        self._base = base + len(ids) + note_tokens - len(self.history)
+        self._base = base + len(ids) + sum(len(f[2]) for f in found) - len(self.history)
         self.last_ingest = IngestStats(len(ids), len(filed), time.perf_counter() - t0, self.forward_tokens - work0)
         return filed
+
+    def _read_step(self, ids: list[int], active: list[_Stream], base: int, bar: tqdm) -> list[tuple[int, str, list[int]]]:
+        """One batched forward over every active stream's window; each stream accepts document
+        tokens up to where the model would open a note, and writes that note there."""
+        windows = [self._ingest_window(ids, s) for s in active]
+        logits = self._forward_windows([w for w, _ in windows])
+        found = []
+        for s, (w, c), j in zip(active, windows, self._openings(logits, windows)):
+            end = len(w) if j < 0 else j + 1
+            s.tail += w[c:end]
+            s.cursor += end - c
+            bar.update(end - c)
+            note = self._write_note(w[:end]) if j >= 0 else None
+            if note is not None:
+                s.tail += note[1]  # the note follows its fact inline, as in training
+                found.append((base + s.cursor, *note))
+            if len(s.tail) > 2 * self.T:
+                del s.tail[:-self.T]
+        return found
 
     def _split(self, ids: list[int]) -> list[_Stream]:
         """Contiguous segments, one per stream, each at least one window of new tokens long.
@@ -537,39 +548,43 @@ class Engine:
         carry = _last(s.tail, self.carry)
         return carry + ids[s.cursor:min(s.cursor + self.T - len(carry), s.stop)], len(carry)
 
-    def _forward_windows(self, windows: list[list[int]], cache: KVCache) -> torch.Tensor:
-        """One batched forward of right-padded windows (padding comes after, so it is never seen)."""
+    def _forward_windows(self, windows: list[list[int]]) -> torch.Tensor:
+        """One batched forward of right-padded windows (padding comes after, so it is never seen).
+        No KV cache: writing one costs more (~10% on CPU) than re-prefilling the rare note context."""
         L = max(len(w) for w in windows)
         x = torch.zeros(len(windows), L, dtype=torch.long)
         for i, w in enumerate(windows):
             x[i, :len(w)] = torch.tensor(w, dtype=torch.long)
-        cache.reset()
-        return self._forward(x.to(self.device), cache)
+        return self._forward(x.to(self.device), None)
 
     def _openings(self, logits: torch.Tensor, windows: list[tuple[list[int], int]]) -> list[int]:
         """Per row, the first new position after which the model would open a note, or -1."""
-        x = logits.float()
-        s = x[..., self.tok.scratch]
-        opened = x.argmax(-1) == self.tok.scratch
-        if 0 < self.cfg.note_threshold < 1:
-            opened |= (s - torch.logsumexp(x, -1)) > math.log(self.cfg.note_threshold)
-        pos = torch.arange(x.size(1), device=x.device)
-        lo = torch.tensor([c for _, c in windows], device=x.device)
-        hi = torch.tensor([len(w) for w, _ in windows], device=x.device)
+        start = min(c for _, c in windows)  # carried positions were checked in the previous window
+        logits = logits[:, start:]
+        s = logits[..., self.tok.scratch].float()
+        top = torch.amax(logits[..., :self.tok.n_vocab], -1).float()  # padded vocabulary rows never win
+        opened = s >= top  # <|scratch|> is the argmax
+        thr = self.cfg.note_threshold
+        if 0 < thr < 0.5:  # p > 0.5 implies the argmax: nothing more to check
+            # p(scratch) <= exp(s - max): only where that bound passes is the full softmax needed
+            # (a logsumexp over every position would cost ~20% of the forward on CPU).
+            maybe = ~opened & (s - top > math.log(thr))
+            if maybe.any():
+                lse = torch.logsumexp(logits[maybe].float(), -1)
+                opened[maybe] = s[maybe] - lse > math.log(thr)
+        pos = torch.arange(start, start + logits.size(1), device=logits.device)
+        lo = torch.tensor([c for _, c in windows], device=logits.device)
+        hi = torch.tensor([len(w) for w, _ in windows], device=logits.device)
         opened &= (pos >= lo[:, None]) & (pos < hi[:, None])  # only new tokens, never padding
-        first = opened.int().argmax(1)  # index of the first True
+        first = opened.int().argmax(1) + start  # index of the first True
         return [f if a else -1 for f, a in zip(first.tolist(), opened.any(1).tolist())]
 
-    def _write_note(self, cache: KVCache, row: int, context: list[int]) -> tuple[str, list[int]] | None:
-        """Force <|scratch|> after `context` and decode greedily to <|/scratch|>.
+    def _write_note(self, context: list[int]) -> tuple[str, list[int]] | None:
+        """Prefill `context`, force <|scratch|> and decode greedily to <|/scratch|>.
         Returns (text, note ids with markers), or None for an unterminated or empty note."""
-        n = len(context)
         room = self.T - self.max_note - 1  # positions the context may use, leaving room for the note
-        if n <= room:
-            c = _row_cache(cache, row, n)  # reuse the batched forward's keys and values
-        else:
-            c = KVCache(self.model.config, 1, self.device)
-            self._forward(torch.tensor([context[-room:]], dtype=torch.long, device=self.device), c)
+        c = KVCache(self.model.config, 1, self.device)
+        self._forward(torch.tensor([context[-room:]], dtype=torch.long, device=self.device), c)
         t, out = self.tok.scratch, []
         while True:
             logits = self._forward(torch.tensor([[t]], dtype=torch.long, device=self.device), c)[0, -1]

@@ -1,0 +1,126 @@
+"""The `memgpt` command line: help, notes management, model commands, errors."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import types
+
+import pytest
+import torch
+
+from memgpt import cli
+from memgpt.checkpoint import save_checkpoint
+from memgpt.memory.store import NoteStore
+from memgpt.model import GPT, GPTConfig
+from memgpt.tokenizer import Tokenizer
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def memgpt_cmd(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "memgpt.cli", *args], capture_output=True, text=True, env=ENV)
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory) -> str:
+    d = tmp_path_factory.mktemp("ckpt")
+    torch.manual_seed(0)
+    save_checkpoint(str(d), GPT(GPTConfig(vocab_size=4160, n_layer=1, n_head=2, n_embd=32, block_size=64)),
+                    Tokenizer.load("memgpt/assets/default"))
+    return str(d)
+
+
+@pytest.fixture
+def store_dir(tmp_path) -> str:
+    d = str(tmp_path / "notes")
+    with NoteStore(d) as s:
+        s.add("pass key: 48213", source="ingest", position=10)
+        s.add("Mary is in the kitchen", source="chat", position=20)
+        s.add("other session note", source="user", session="bob")
+    return d
+
+
+def test_help_lists_commands():
+    r = memgpt_cmd("--help")
+    assert r.returncode == 0
+    for name in ("chat", "ingest", "ask", "notes", "generate", "train", "bpe", "data"):
+        assert name in r.stdout
+    r = memgpt_cmd("ingest", "--help")
+    assert r.returncode == 0 and "--memory" in r.stdout and "~/.memgpt/notes" in r.stdout
+    script = os.path.join(os.path.dirname(sys.executable), "memgpt")
+    if os.path.exists(script):  # the installed console script
+        assert subprocess.run([script, "--help"], capture_output=True, env=ENV).returncode == 0
+
+
+def test_notes_list_search_delete(store_dir, capsys):
+    assert cli.main(["notes", "list", "--memory", store_dir]) == 0
+    out = capsys.readouterr().out
+    assert "pass key: 48213" in out and "Mary" in out and "other session" not in out
+    assert cli.main(["notes", "list", "--memory", store_dir, "--all-sessions"]) == 0
+    assert "other session" in capsys.readouterr().out
+    assert cli.main(["notes", "search", "what is the pass key", "-k", "1", "--memory", store_dir]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("#1\t") and "pass key" in out and "Mary" not in out
+    assert cli.main(["notes", "delete", "1", "--memory", store_dir]) == 0
+    assert cli.main(["notes", "delete", "1", "--memory", store_dir]) == 2
+    assert "no note #1" in capsys.readouterr().err
+    assert cli.main(["notes", "delete", "x", "--memory", store_dir]) == 2
+    assert cli.main(["notes", "search", "--memory", store_dir]) == 2
+    with NoteStore(store_dir) as s:
+        assert [n.id for n in s.list(session=None)] == [2, 3]
+
+
+def test_notes_export_import_delete_all(store_dir, tmp_path, capsys):
+    path = str(tmp_path / "notes.jsonl")
+    assert cli.main(["notes", "export", path, "--memory", store_dir, "--all-sessions"]) == 0
+    assert len(open(path).read().splitlines()) == 3 and json.loads(open(path).readline())["text"]
+    assert cli.main(["notes", "delete-all", "--memory", store_dir]) == 0
+    assert "deleted 2 notes" in capsys.readouterr().out  # only the default session
+    other = str(tmp_path / "other")
+    assert cli.main(["notes", "import", path, "--memory", other]) == 0
+    with NoteStore(other) as s:
+        assert len(s) == 3
+    assert cli.main(["notes", "import", str(tmp_path / "missing.jsonl"), "--memory", other]) == 2
+
+
+def test_model_commands(ckpt, tmp_path, capsys):
+    doc = tmp_path / "doc.txt"
+    doc.write_text("The pass key is 48213. Remember it. " * 30)
+    mem = str(tmp_path / "notes")
+    assert cli.main(["ingest", str(doc), "--checkpoint", ckpt, "--memory", mem]) == 0
+    assert "tokens/s" in capsys.readouterr().out
+    assert cli.main(["ask", "What is the pass key?", "--checkpoint", ckpt, "--memory", mem]) == 0
+    assert cli.main(["generate", "Hello", "--max-new-tokens", "5", "--seed", "1", "--checkpoint", ckpt,
+                     "--memory", ":memory:"]) == 0
+    capsys.readouterr()
+
+
+def test_chat_repl(ckpt, tmp_path, monkeypatch, capsys):
+    lines = iter(["hello", "/notes", "/reset", "/quit"])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(lines))
+    assert cli.main(["chat", "--checkpoint", ckpt, "--memory", str(tmp_path / "n"), "--max-new-tokens", "4"]) == 0
+    assert "bot> " in capsys.readouterr().out
+
+
+def test_errors_are_one_line_exit_2(tmp_path, capsys):
+    r = memgpt_cmd("ask", "hi", "--checkpoint", str(tmp_path / "missing"), "--memory", str(tmp_path / "n"))
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert "checkpoint directory not found" in r.stderr
+    assert cli.main(["ingest", str(tmp_path / "nofile.txt"), "--memory", str(tmp_path / "n")]) == 2
+    err = capsys.readouterr().err
+    assert "nofile.txt" in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(SystemExit) as e:
+        cli.main(["notes", "frobnicate"])  # argparse usage error
+    assert e.value.code == 2
+
+
+def test_delegates_pass_all_arguments(monkeypatch):
+    got = []
+    fake = types.ModuleType("memgpt.training.train")
+    fake.main = got.append
+    monkeypatch.setitem(sys.modules, "memgpt.training.train", fake)
+    assert cli.main(["train", "--max_tokens", "1e6", "--help"]) == 0
+    assert got == [["--max_tokens", "1e6", "--help"]]

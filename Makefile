@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-slow test-all clean
+.PHONY: install demo quickstart test test-slow test-all clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,9 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
+	$(BIN)/memgpt demo $(DEMO_ARGS)
+
+quickstart: $(STAMP)
 	$(BIN)/python -m memgpt.demos.quickstart
 
 test: $(STAMP)

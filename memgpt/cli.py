@@ -5,7 +5,7 @@
     memgpt ask QUESTION              answer from the notes
     memgpt generate PROMPT           continue a prompt, streaming to stdout
     memgpt notes list|search|delete|delete-all|export|import
-    memgpt train|bpe|data|eval|demo ...        training tools (every argument goes to them)
+    memgpt train|bpe|data|eval|bench|demo ...        training tools (every argument goes to them)
 
 Adding a subcommand is one function decorated with `@command(name, help, *arguments)` that
 takes the parsed arguments and returns an exit code. Model and training code are imported only
@@ -46,6 +46,7 @@ DELEGATES: dict[str, tuple[str, str]] = {
     "train": ("memgpt.training.train", "train a model (arguments go to memgpt.training.train)"),
     "bpe": ("memgpt.training.bpe", "train the BPE tokenizer (arguments go to memgpt.training.bpe)"),
     "data": ("memgpt.training.data", "build training shards (arguments go to memgpt.training.data)"),
+    "bench": ("memgpt.bench.runner", "long-context benchmarks: tasks x lengths x methods (arguments go to memgpt.bench.runner)"),
     "demo": ("memgpt.demos.app", "chat in the browser beside the model's notebook (Gradio)"),
     "eval": ("memgpt.training.evaluate", "evaluate a note-taker on test pools (arguments go to memgpt.training.evaluate)"),
 }

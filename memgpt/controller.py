@@ -409,7 +409,9 @@ class Engine:
                 self._trim(keep=self.T)  # a long generation keeps a bounded stream
             return self._prefill(run)
         x = torch.tensor([[t]], dtype=torch.long, device=self.device)
-        return self._forward(x, self.cache)[0, -1]
+        logits = self._forward(x, self.cache)[0, -1]
+        self.window.tokens = self.cache.pos  # live, for window gauges
+        return logits
 
     def _prefill(self, run: _Run) -> torch.Tensor:
         """Build the window (memory block + recent stream) and prefill it; logits of its last position."""

@@ -81,9 +81,9 @@ class HNSWIndex:
         self,
         dim: int,
         index: faiss.Index | None = None,
-        M: int = 32,
-        ef_construction: int = 80,
-        ef_search: int = 64,
+        M: int = 16,
+        ef_construction: int = 40,
+        ef_search: int = 128,
         compact_fraction: float = 0.25,
         exact_below: int = 4096,
     ):

@@ -23,6 +23,8 @@ import string
 import time
 from collections import defaultdict
 
+import faiss
+
 from .embed import get_embedder
 from .store import NoteStore
 
@@ -61,30 +63,33 @@ SYLL = [c + v for c in "bcdfghjklmnprstvz" for v in "aeiou"] + [c + v + "r" for 
 
 
 class Gen:
-    """Random keys, names and values; every key and name handed out is unique."""
+    """Random keys, names and values. Keys and names of targets (`reserve=True`) are unique
+    and never reused by distractors; distractors may repeat among themselves."""
 
     def __init__(self, seed: int):
         self.r = random.Random(seed)
         self.used: set[str] = set()
+        self.reserve = True
 
-    def _unique(self, make) -> str:
+    def _fresh(self, make) -> str:
         while True:
             s = make()
             if s not in self.used:
-                self.used.add(s)
+                if self.reserve:
+                    self.used.add(s)
                 return s
 
     def letters(self) -> str:
         r = self.r
-        return self._unique(lambda: "-".join("".join(r.choices(string.ascii_lowercase, k=r.randint(4, 8)))
-                                             for _ in range(r.choice((1, 2)))))
+        return self._fresh(lambda: "-".join("".join(r.choices(string.ascii_lowercase, k=r.randint(4, 8)))
+                                            for _ in range(r.choice((1, 2)))))
 
     def words(self) -> str:
         # RULER-style word keys: adjective-noun, e.g. "rusty-lantern".
-        return self._unique(lambda: f"{self.r.choice(ADJECTIVES)}-{self.r.choice(NOUNS)}")
+        return self._fresh(lambda: f"{self.r.choice(ADJECTIVES)}-{self.r.choice(NOUNS)}")
 
     def name(self) -> str:
-        return self._unique(lambda: "".join(self.r.choices(SYLL, k=self.r.randint(2, 3))).capitalize())
+        return self._fresh(lambda: "".join(self.r.choices(SYLL, k=self.r.randint(2, 3))).capitalize())
 
     def value(self, digits: int = 7) -> str:
         return str(self.r.randint(10 ** (digits - 1), 10**digits - 1))
@@ -139,11 +144,12 @@ def build_questions(g: Gen, n: int) -> tuple[list[tuple[str, str, list[str]]], l
 
 
 def measure(n_distractors: int = 10_000, n_questions: int = 500, k: int = 5, embedder: str = "hash",
-            seed: int = 0, verbose: bool = True) -> float:
+            seed: int = 0, verbose: bool = True, index: str = "flat") -> float:
     """Recall@k over all questions; prints a per-family table when verbose."""
     g = Gen(seed)
     keyed, unique = build_questions(g, n_questions)
-    store = NoteStore(embedder=embedder if embedder != "hash" else get_embedder("hash"))
+    g.reserve = False  # from here on: distractors, which must not reuse a target's key
+    store = NoteStore(embedder=get_embedder(embedder), index=index)
     t0 = time.perf_counter()
     store.add_many([distractor(g) for _ in range(n_distractors)], source="ingest")
     want: list[tuple[str, str, set[int]]] = []
@@ -169,7 +175,7 @@ def measure(n_distractors: int = 10_000, n_questions: int = 500, k: int = 5, emb
     t_search = time.perf_counter() - t0
     total = sum(sum(v) for v in hits.values()) / sum(len(v) for v in hits.values())
     if verbose:
-        print(f"embedder={store.embedder.name if hasattr(store.embedder, 'name') else embedder} "
+        print(f"embedder={getattr(store.embedder, 'name', embedder)} index={index} "
               f"notes={len(store)} questions={sum(len(v) for v in hits.values())} "
               f"(build {t_build:.1f}s, search {t_search:.1f}s)")
         for fam, v in hits.items():
@@ -188,8 +194,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--k", type=int, default=5)
     p.add_argument("--embedder", default="hash")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--index", choices=("flat", "hnsw"), default="flat")
     a = p.parse_args(argv)
-    measure(a.distractors, a.questions, a.k, a.embedder, a.seed)
+    # One query at a time gains nothing from OpenMP threads, and on a shared machine their
+    # spin-waiting makes FAISS several times slower.
+    faiss.omp_set_num_threads(1)
+    measure(a.distractors, a.questions, a.k, a.embedder, a.seed, index=a.index)
 
 
 if __name__ == "__main__":

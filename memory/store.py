@@ -66,10 +66,15 @@ _open_stores: "weakref.WeakSet[NoteStore]" = weakref.WeakSet()
 def _close_open_stores() -> None:
     # Write index caches of stores the program forgot to close, so the next open is fast.
     for s in list(_open_stores):
+        # Skip a store whose lock a stuck (daemon) thread still holds rather than hang exit.
+        if not s._lock.acquire(timeout=5):  # pragma: no cover
+            continue
         try:
             s.close()
         except Exception:  # pragma: no cover - best effort at exit
             pass
+        finally:
+            s._lock.release()
 
 
 def _check_text(text: Any) -> str:
@@ -95,9 +100,14 @@ class NoteStore:
         path: None for a fully in-memory store, or a directory (created if missing) for a
             persistent one.
         embedder: an `Embedder`, an embedder name ("hash", "minilm"), or None for "hash".
-        index: "flat" (exact, default) or "hnsw" (approximate, for very large stores).
+        index: "flat" (exact, default) or "hnsw" (approximate, for very large stores of
+            dense neural embeddings such as "minilm"). Do not pair "hnsw" with the hash
+            embedder: a question shares only a word or two with its note, so a graph walk
+            often cannot reach it (measured recall@5 0.72 vs 1.00 flat at 10k notes).
         flush_every: write the index file after this many unflushed changes (persistent only).
         hnsw_m, hnsw_ef_construction, hnsw_ef_search: HNSW parameters (index="hnsw" only).
+            The defaults (16, 40, 128) gave recall@5 0.963 at 0.43 ms p50 on 1M clustered
+            384-d vectors (`python -m memgpt.memory.bench_index --n 1000000`).
 
     All methods are thread-safe. Use as a context manager or call `close()`. A directory is
     meant to be open in one NoteStore at a time (one process); a second writer is not detected.
@@ -110,9 +120,9 @@ class NoteStore:
         index: str = "flat",
         *,
         flush_every: int = 1000,
-        hnsw_m: int = 32,
-        hnsw_ef_construction: int = 80,
-        hnsw_ef_search: int = 64,
+        hnsw_m: int = 16,
+        hnsw_ef_construction: int = 40,
+        hnsw_ef_search: int = 128,
     ):
         if index not in ("flat", "hnsw"):
             raise ValueError(f"unknown index kind {index!r}; choose 'flat' or 'hnsw'")
@@ -223,7 +233,7 @@ class NoteStore:
         if self._index is None:
             self._rebuild_index()
             if reasons:
-                log.warning("memgpt.memory: rebuilt %s index of %s from sqlite (%d notes): %s",
+                log.warning("rebuilt %s index of %s from sqlite (%d notes): %s",
                             self.index_kind, self.path, len(sql_ids), "; ".join(reasons))
             if self._index_path:
                 self._flush_locked()

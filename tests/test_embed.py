@@ -48,7 +48,8 @@ DISTRACTORS = [
     "magic number for rusty-lantern: 3333333",
     "John is in the bathroom",
     "Sandra is in the kitchen",
-    "Mary has the football",
+    "Daniel has the football",
+    "Mary's brother is in the garden",
     "user city: Lima",
     "user favorite color: teal",
     "the text mentioned a special number",
@@ -73,6 +74,15 @@ def test_benchmark_questions_rank_their_note_first(emb, question, target):
     q = emb.embed([question])[0]
     ranked = [notes[i] for i in np.argsort(-(v @ q))]
     assert ranked[0] == target, ranked[:3]
+
+
+def test_same_entity_notes_outrank_others(emb):
+    # Which of two notes about Mary answers "Where is Mary?" is the reader's job; retrieval
+    # must put both ahead of everything else.
+    notes = DISTRACTORS + ["Mary has the football", "Mary is in the bathroom"]
+    v = emb.embed(notes)
+    ranked = [notes[i] for i in np.argsort(-(v @ emb.embed(["Where is Mary?"])[0]))]
+    assert set(ranked[:2]) == {"Mary has the football", "Mary is in the bathroom"}, ranked[:3]
 
 
 def test_get_embedder():

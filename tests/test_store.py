@@ -278,6 +278,16 @@ def test_rebuild_after_unflushed_changes(tmp_path, caplog):
         assert c.search("Where is Mary?", k=1)[0][0].id == new.id
 
 
+def test_index_written_at_exit_without_close(tmp_path, caplog):
+    d = str(tmp_path / "s")
+    code = ("import sys; from memgpt.memory import NoteStore;"
+            "s = NoteStore(sys.argv[1], flush_every=10_000); s.add_many(['a note', 'pass key: 48213'])")
+    subprocess.run([sys.executable, "-c", code, d], check=True)
+    with NoteStore(d) as s:
+        assert len(s) == 2 and s.search("pass key", k=1)[0][0].text == "pass key: 48213"
+    assert _rebuild_logs(caplog) == []
+
+
 def test_reembed_on_embedder_change(tmp_path, caplog):
     d = str(tmp_path / "s")
     _populate(d)

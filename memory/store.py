@@ -435,6 +435,8 @@ class NoteStore:
         """Delete one note, from sqlite (overwritten on disk) and the index. False if absent."""
         with self._lock:
             self._check_open()
+            if self._db.execute("SELECT 1 FROM notes WHERE id = ?", (int(id),)).fetchone() is None:
+                return False  # nothing changes, so the index file stays in step
             with self._tx() as db:
                 n = db.execute("DELETE FROM notes WHERE id = ?", (int(id),)).rowcount
             if n:

@@ -376,3 +376,17 @@ def test_memory_imports_no_torch():
     code = "import sys, memgpt.memory.store, memgpt.memory; assert 'torch' not in sys.modules, 'torch imported'"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_deleting_a_missing_id_keeps_the_index_in_step(tmp_path, caplog):
+    from memgpt.memory.store import NoteStore
+
+    with NoteStore(str(tmp_path)) as s:
+        s.add("pass key: 123")
+    with NoteStore(str(tmp_path)) as s:
+        assert s.delete(99) is False
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="memgpt.memory"):
+        with NoteStore(str(tmp_path)) as s:
+            assert len(s) == 1
+    assert not [r for r in caplog.records if "out of step" in r.getMessage() or "rebuil" in r.getMessage()]

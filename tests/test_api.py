@@ -19,14 +19,6 @@ from test_controller import NOTE_RULES, ScriptedModel, R
 TOK = Tokenizer.load("memgpt/assets/default")
 
 
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory) -> str:
-    d = tmp_path_factory.mktemp("ckpt")
-    torch.manual_seed(0)
-    save_checkpoint(str(d), GPT(GPTConfig(vocab_size=4160, n_layer=1, n_head=2, n_embd=32, block_size=64)), TOK)
-    return str(d)
-
-
 def test_round_trip(ckpt):
     bot = memgpt.load(ckpt)
     assert isinstance(bot, memgpt.MemGPT) and isinstance(bot.memory, NoteStore)

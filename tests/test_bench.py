@@ -29,15 +29,6 @@ RUN_TASKS, RUN_LENGTHS, RUN_SAMPLES = ("passkey", "chat"), (300, 600), 2
 
 
 @pytest.fixture(scope="module")
-def ckpt(tmp_path_factory) -> str:
-    d = tmp_path_factory.mktemp("ckpt")
-    torch.manual_seed(0)
-    save_checkpoint(str(d), GPT(GPTConfig(vocab_size=4160, n_layer=1, n_head=2, n_embd=32, block_size=64)),
-                    Tokenizer.load("memgpt/assets/default"))
-    return str(d)
-
-
-@pytest.fixture(scope="module")
 def bench_run(ckpt, tmp_path_factory):
     """One small run shared by the output tests: 2 tasks x 2 lengths x 2 samples x 4 methods."""
     out = str(tmp_path_factory.mktemp("bench"))

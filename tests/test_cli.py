@@ -23,15 +23,6 @@ def memgpt_cmd(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "memgpt.cli", *args], capture_output=True, text=True, env=ENV)
 
 
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory) -> str:
-    d = tmp_path_factory.mktemp("ckpt")
-    torch.manual_seed(0)
-    save_checkpoint(str(d), GPT(GPTConfig(vocab_size=4160, n_layer=1, n_head=2, n_embd=32, block_size=64)),
-                    Tokenizer.load("memgpt/assets/default"))
-    return str(d)
-
-
 @pytest.fixture
 def store_dir(tmp_path) -> str:
     d = str(tmp_path / "notes")

@@ -84,7 +84,7 @@ _PLACES = ("bathroom hallway garden office bedroom kitchen cellar attic garage l
            "terrace tower warehouse bakery barn cabin clinic corridor dining veranda")
 _OBJECTS = ("football apple milk book lamp key cup hat ball box pen coin bottle ring shoe bag umbrella scarf phone "
             "candle brush knife plate spoon wallet camera guitar kite map rope shell stone watch")
-COLOURS = _POOL_COLOURS = ("red blue green yellow purple orange pink black white grey brown teal navy maroon olive "
+COLOURS = ("red blue green yellow purple orange pink black white grey brown teal navy maroon olive "
                            "lime cyan magenta violet indigo turquoise beige ivory crimson scarlet amber gold silver "
                            "bronze lavender coral salmon")
 _FOODS = ("pizza pasta sushi curry tacos ramen lasagne paella risotto dumplings pancakes waffles burgers noodles "
@@ -404,6 +404,18 @@ def _qa_for_mem(rng: random.Random, split: str) -> tuple[list[str], list[tuple[s
     return [f.note], [rng.choice(f.qa)]
 
 
+def interleave_notes(rng: random.Random, distractors: list[str], needed: list[str]) -> list[str]:
+    """Needed notes at random places among the distractors, keeping their own order (stale
+    before latest), as a chronological `<|mem|>` block would hold them."""
+    notes = list(distractors)
+    for n in needed:
+        notes.insert(rng.randint(0, len(notes)), n)
+    pos = sorted(i for i, n in enumerate(notes) if n in needed)  # the places they took, in order
+    for p, n in zip(pos, needed):
+        notes[p] = n
+    return notes
+
+
 def answering_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "train",
                   styles: tuple[str, ...] = filler.TRAIN_STYLES) -> tuple[list[int], list[int]]:
     """`<|mem|>` (needed notes among distractors, chronological), recent text without the fact,
@@ -414,14 +426,7 @@ def answering_row(tok: Tokenizer, rng: random.Random, length: int, split: str = 
             row.add(([tok.eot], [CONTEXT]))
         needed, qa = _qa_for_mem(rng, split)
         distract = _distractor_notes(rng, split, rng.randint(0, 12))
-        # interleave: needed notes keep their relative order (stale before latest)
-        notes = list(distract)
-        for n in needed:
-            notes.insert(rng.randint(0, len(notes)), n)
-        # re-sort needed ones into their original order at the positions they took
-        pos = sorted(i for i, n in enumerate(notes) if n in needed)
-        for p, n in zip(pos, needed):
-            notes[p] = n
+        notes = interleave_notes(rng, distract, needed)
         ctx = " ".join(filler.passage(rng.choice(styles), rng, rng.randint(0, 4)))
         row.add(tok.render_answering(notes, ctx, qa))
     return row.done()

@@ -98,18 +98,18 @@ class Shards:
         self.ids = [np.load(f + ".ids.npy", mmap_mode="r") for f in files]
         self.mask = [np.load(f + ".mask.npy", mmap_mode="r") for f in files]
         self.sizes = np.array([len(a) for a in self.ids])
+        self.starts = np.concatenate([[0], np.cumsum(self.sizes)])  # first global row of each shard
         self.length = self.ids[0].shape[1]
 
     def rows(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        cum = np.cumsum(self.sizes)
-        shard = np.searchsorted(cum, index, side="right")
-        local = index - np.concatenate([[0], cum[:-1]])[shard]
+        shard = np.searchsorted(self.starts[1:], index, side="right")
+        local = index - self.starts[shard]
         ids = np.stack([self.ids[s][r] for s, r in zip(shard, local)]).astype(np.int64)
         mask = np.stack([self.mask[s][r] for s, r in zip(shard, local)])
         return ids, mask
 
     def batch(self, key: list[int], n: int) -> tuple[np.ndarray, np.ndarray]:
-        return self.rows(np.random.default_rng(key).integers(0, int(self.sizes.sum()), n))
+        return self.rows(np.random.default_rng(key).integers(0, int(self.starts[-1]), n))
 
 
 def to_tensors(ids: np.ndarray, mask: np.ndarray, key_weight: float, device: torch.device, block: int):

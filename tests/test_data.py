@@ -92,3 +92,17 @@ def test_heldout_filler_style_is_not_in_training():
     assert len(filler.TRAIN_STYLES) >= 5
     with pytest.raises(ValueError):
         filler.sentence("bible", random.Random(0))
+
+
+def test_distractors_never_answer_the_same_question():
+    """A second pass key or another 'Mary is in ...' among the distractors would make the
+    answer a guess; distractors must be about other subjects."""
+    rng = random.Random(3)
+    for _ in range(300):
+        needed, _qa = data._qa_for_mem(rng, "train")
+        taken = set().union(*map(data.note_subjects, needed))
+        for d in data._distractor_notes(rng, "train", 12, needed):
+            assert not data.note_subjects(d) & taken, (d, needed)
+    assert data.note_subjects("pass key: 123") == {"pass key"}
+    assert data.note_subjects("Mary is in the kitchen") == {"Mary"}
+    assert data.note_subjects("Mary has the apple") == {"Mary", "apple"}

@@ -18,7 +18,7 @@ import os
 import random
 import zlib
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -270,12 +270,12 @@ def chat_value(slot: str, rng: random.Random, split: str) -> str:
         return person(rng, split) if slot != "pet_name" else pseudo_word(rng, split).capitalize()
     if slot == "city":
         return pseudo_word(rng, split, (2, 3)).capitalize()
-    if slot == "job":
-        return rng.choice(_pool(_JOBS, split))
-    if slot == "pet":
-        return rng.choice(_pool(_PETS, split))
-    if slot == "colour":
-        return rng.choice(_pool(COLOURS, split))
+    if slot in ("job", "pet", "colour"):
+        # small pools invite memorising their words; fresh ones in training make copying pay.
+        # The test split keeps to its held-out pool words.
+        if split == "train" and rng.random() < 0.4:
+            return pseudo_word(rng, split)
+        return rng.choice(_pool({"job": _JOBS, "pet": _PETS, "colour": COLOURS}[slot], split))
     if slot == "food":
         return rng.choice(_pool(_FOODS, split)) if rng.random() < 0.7 else pseudo_word(rng, split)
     if slot == "birthday":
@@ -333,19 +333,33 @@ def _random_fact(rng: random.Random, split: str) -> Fact:
     return chat_fact(rng, split)
 
 
-def _distractor_notes(rng: random.Random, split: str, n: int) -> list[str]:
-    notes = []
-    for _ in range(n):
+def note_subjects(note: str) -> set[str]:
+    """What a note is about: "pass key", "user job", "magic number for K", or a bAbI person
+    (and object). Two notes with a common subject answer the same question."""
+    if ": " in note:
+        return {note.rsplit(": ", 1)[0]}
+    words = note.split()
+    return {words[0]} if " is in the " in note else {words[0], words[-1]}
+
+
+def _distractor_notes(rng: random.Random, split: str, n: int, needed: Iterable[str] = ()) -> list[str]:
+    """`n` notes about other things. None shares a subject with the `needed` notes: a second
+    pass key or another "Mary is in ..." would make the question unanswerable, and the model
+    would learn to guess instead of to copy."""
+    taken = set().union(*map(note_subjects, needed)) if needed else set()
+    notes: list[str] = []
+    while len(notes) < n:
         r = rng.random()
         if r < 0.15:
-            notes.append(passkey_fact(rng, split).note)
+            note = passkey_fact(rng, split).note
         elif r < 0.55:
-            notes.append(niah_fact(rng, split).note)
+            note = niah_fact(rng, split).note
         elif r < 0.8:
-            notes.append(chat_fact(rng, split).note)
+            note = chat_fact(rng, split).note
         else:
-            w = BabiWorld(rng, split)
-            notes.append(w.step("all").note)
+            note = BabiWorld(rng, split).step("all").note
+        if not note_subjects(note) & taken:
+            notes.append(note)
     return notes
 
 
@@ -425,7 +439,7 @@ def answering_row(tok: Tokenizer, rng: random.Random, length: int, split: str = 
         if row.ids:  # one <|mem|> block per example, as at inference
             row.add(([tok.eot], [CONTEXT]))
         needed, qa = _qa_for_mem(rng, split)
-        distract = _distractor_notes(rng, split, rng.randint(0, 12))
+        distract = _distractor_notes(rng, split, rng.randint(0, 12), needed)
         notes = interleave_notes(rng, distract, needed)
         ctx = " ".join(filler.passage(rng.choice(styles), rng, rng.randint(0, 4)))
         row.add(tok.render_answering(notes, ctx, qa))
@@ -438,7 +452,8 @@ def chat_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "trai
     row = RowBuilder(length)
     # one value per slot: a restated slot replaces the old fact (the latest wins)
     known = {f.family: f for f in (chat_fact(rng, split) for _ in range(rng.randint(0, 5)))}
-    memory = [f.note for f in known.values()] + _distractor_notes(rng, split, rng.randint(0, 4))
+    memory = [f.note for f in known.values()]
+    memory += _distractor_notes(rng, split, rng.randint(0, 4), memory)
     rng.shuffle(memory)
     turns: list[dict] = []
     while True:

@@ -100,7 +100,7 @@ def eval_answers(model, tok: Tokenizer, n: int, seed: int, distractors: int = 10
         total = 0.0
         for _ in range(n):
             needed, (q, expected) = _family_case(fam, rng)
-            notes = data.interleave_notes(rng, data._distractor_notes(rng, SPLIT, distractors), needed)
+            notes = data.interleave_notes(rng, data._distractor_notes(rng, SPLIT, distractors, needed), needed)
             ctx = " ".join(filler.passage(HELDOUT, rng, 2))
             ids = tok.render_answering(notes, ctx, [])[0] + tok.render_prompt_for_reply(q)
             total += score(greedy(model, tok, ids), expected)

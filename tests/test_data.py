@@ -99,10 +99,27 @@ def test_distractors_never_answer_the_same_question():
     answer a guess; distractors must be about other subjects."""
     rng = random.Random(3)
     for _ in range(300):
-        needed, _qa = data._qa_for_mem(rng, "train")
+        needed = [f.note for f in data._qa_for_mem(rng, "train")[0]]
         taken = set().union(*map(data.note_subjects, needed))
         for d in data._distractor_notes(rng, "train", 12, needed):
             assert not data.note_subjects(d) & taken, (d, needed)
     assert data.note_subjects("pass key: 123") == {"pass key"}
     assert data.note_subjects("Mary is in the kitchen") == {"Mary"}
     assert data.note_subjects("Mary has the apple") == {"Mary", "apple"}
+
+
+def test_answering_from_the_window(tok):
+    """Some answering examples read the facts (with their notes) in the recent text instead of
+    the block: the answer is a target and appears in the text before the question."""
+    rng = random.Random(0)
+    ids, mask = data.answering_row(tok, rng, 400, window_share=1.0)
+    text = tok.decode(ids)
+    assert "<|scratch|>" in text and "<|assistant|>" in text
+    first_q = ids.index(tok.user)
+    assert any(m == KEY for m in mask[:first_q])  # the notes written while reading are targets
+    # the answer of the first question was read in the window before it
+    a0 = ids.index(tok.assistant, first_q) + 1
+    a1 = ids.index(tok.end, a0)
+    assert all(m == KEY for m in mask[a0:a1])
+    answer = tok.decode(ids[a0:a1]).strip().rstrip(".").split()[-1].rstrip(",")
+    assert answer in tok.decode(ids[:first_q])

@@ -390,32 +390,32 @@ def reading_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "t
     return row.done()
 
 
-def _qa_for_mem(rng: random.Random, split: str) -> tuple[list[str], list[tuple[str, str]]]:
-    """One needed set of notes and the questions they answer (all families)."""
+def _qa_for_mem(rng: random.Random, split: str) -> tuple[list[Fact], list[tuple[str, str]]]:
+    """The needed facts (their notes go in the block) and the questions they answer (all families)."""
     r = rng.random()
     if r < 0.15:
         f = passkey_fact(rng, split)
-        return [f.note], f.qa
+        return [f], f.qa
     if r < 0.35:
         f = niah_fact(rng, split)
-        return [f.note], f.qa
+        return [f], f.qa
     if r < 0.45:  # multivalue: several notes for one key
         key = niah_key(rng, split)
         fs = [niah_fact(rng, split, key) for _ in range(rng.randint(2, 4))]
-        return [f.note for f in fs], [(multivalue_question(key), ", ".join(f.qa[0][1] for f in fs))]
+        return fs, [(multivalue_question(key), ", ".join(f.qa[0][1] for f in fs))]
     if r < 0.52:  # multiquery
         fs = [niah_fact(rng, split) for _ in range(rng.randint(2, 3))]
         keys = [f.note.split("magic number for ")[1].rsplit(":", 1)[0] for f in fs]
-        return [f.note for f in fs], [(multiquery_question(keys), ", ".join(f.qa[0][1] for f in fs))]
+        return fs, [(multiquery_question(keys), ", ".join(f.qa[0][1] for f in fs))]
     if r < 0.8:  # bAbI with stale notes: the latest state wins
         kinds = "move" if rng.random() < 0.5 else "all"
         w = BabiWorld(rng, split, babi_vocab=False)
-        notes = [w.step(kinds).note for _ in range(rng.randint(2, 10))]
+        fs = [w.step(kinds) for _ in range(rng.randint(2, 10))]
         qs = w.questions()
         pool = qs["qa1"] + (qs["qa2"] + qs["qa3"] if kinds == "all" else [])
-        return notes, rng.sample(pool, min(len(pool), rng.randint(1, 3)))
+        return fs, rng.sample(pool, min(len(pool), rng.randint(1, 3)))
     f = chat_fact(rng, split)
-    return [f.note], [rng.choice(f.qa)]
+    return [f], [rng.choice(f.qa)]
 
 
 def interleave_notes(rng: random.Random, distractors: list[str], needed: list[str]) -> list[str]:
@@ -431,18 +431,31 @@ def interleave_notes(rng: random.Random, distractors: list[str], needed: list[st
 
 
 def answering_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "train",
-                  styles: tuple[str, ...] = filler.TRAIN_STYLES) -> tuple[list[int], list[int]]:
+                  styles: tuple[str, ...] = filler.TRAIN_STYLES,
+                  window_share: float = 0.2) -> tuple[list[int], list[int]]:
     """`<|mem|>` (needed notes among distractors, chronological), recent text without the fact,
-    then questions answered from the block."""
+    then questions answered from the block. In `window_share` of the examples the facts (and
+    their notes) are in the recent text instead, as when a fact is asked soon after it was read."""
     row = RowBuilder(length)
     while not row.full():
         if row.ids:  # one <|mem|> block per example, as at inference
             row.add(([tok.eot], [CONTEXT]))
-        needed, qa = _qa_for_mem(rng, split)
+        facts, qa = _qa_for_mem(rng, split)
+        needed = [f.note for f in facts]
         distract = _distractor_notes(rng, split, rng.randint(0, 12), needed)
-        notes = interleave_notes(rng, distract, needed)
-        ctx = " ".join(filler.passage(rng.choice(styles), rng, rng.randint(0, 4)))
-        row.add(tok.render_answering(notes, ctx, qa))
+        sents = filler.passage(rng.choice(styles), rng, rng.randint(0, 4))
+        if rng.random() < window_share:  # the facts were read in the recent window, not filed
+            at = set(rng.sample(range(len(sents) + len(facts)), len(facts)))  # facts keep their order
+            fi, si = iter(facts), iter(sents)
+            segs = [((f := next(fi)).sentence, f.note) if k in at else (next(si), None)
+                    for k in range(len(sents) + len(facts))]
+            segs = [(t if k == 0 else " " + t, n) for k, (t, n) in enumerate(segs)]
+            ids, mask = tok.render_memory(distract)
+            r_ids, r_mask = tok.render_reading(segs)
+            q_ids, q_mask = tok.render_answering([], "", qa)
+            row.add((ids + r_ids + q_ids, mask + r_mask + q_mask))
+        else:
+            row.add(tok.render_answering(interleave_notes(rng, distract, needed), " ".join(sents), qa))
     return row.done()
 
 

@@ -1,0 +1,22 @@
+import pytest
+
+from memgpt.training import evaluate
+
+
+def test_answer_window_keeps_the_whole_memory_block(tok):
+    """A long recent text is cut from the left, never the <|mem|> block (the old left cut dropped
+    the block whenever the filler was long, and the score measured guessing)."""
+    notes = [f"magic number for key{i}: {1000000 + i}" for i in range(11)]
+    recent = " ".join(f"Sentence number {i} of a long held-out document." for i in range(200))
+    ids = evaluate.answer_window(tok, notes, recent, "What is the pass key?", 256)
+    assert len(ids) == 256 - evaluate.ANSWER_TOKENS
+    mem = tok.render_memory(notes)[0]
+    assert ids[:len(mem)] == mem
+    assert ids[-len(tok.render_prompt_for_reply("What is the pass key?")):] == tok.render_prompt_for_reply("What is the pass key?")
+    assert tok.decode(ids).rstrip().endswith("<|assistant|>")
+    assert "Sentence number 199 of a long held-out document." in tok.decode(ids)  # the end of the text is kept
+
+
+def test_answer_window_too_small_is_an_error(tok):
+    with pytest.raises(ValueError, match="no room"):
+        evaluate.answer_window(tok, [f"pass key: {i}" * 5 for i in range(30)], "", "What is the pass key?", 64)

@@ -123,3 +123,15 @@ def test_answering_from_the_window(tok):
     assert all(m == KEY for m in mask[a0:a1])
     answer = tok.decode(ids[a0:a1]).strip().rstrip(".").split()[-1].rstrip(",")
     assert answer in tok.decode(ids[:first_q])
+
+
+def test_answering_rows_keep_their_answers(tok):
+    """Long examples (up to 12 distractors, ~450 tokens) are shortened to fit the row rather than
+    cut before their questions: every row holds at least one complete answer, and an example cut
+    at the row's end is never the row's first."""
+    rng = random.Random(2)
+    for _ in range(100):
+        ids, mask = data.answering_row(tok, rng, 257)
+        first = ids[: ids.index(tok.eot)] if tok.eot in ids else ids
+        a = first.index(tok.assistant)  # the first example has a question and its whole answer
+        assert tok.end in first[a:], tok.decode(first)

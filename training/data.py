@@ -430,6 +430,15 @@ def interleave_notes(rng: random.Random, distractors: list[str], needed: list[st
     return notes
 
 
+def _answering_piece(tok: Tokenizer, mem: list[str], segs: list[tuple[str, str | None]],
+                     qa: list[tuple[str, str]]) -> tuple[list[int], list[int]]:
+    """`<|mem|>` block, recent text (facts in it followed by their notes), questions and answers."""
+    ids, mask = tok.render_memory(mem)
+    r_ids, r_mask = tok.render_reading([(t if k == 0 else " " + t, n) for k, (t, n) in enumerate(segs)])
+    q_ids, q_mask = tok.render_answering([], "", qa)
+    return ids + r_ids + q_ids, mask + r_mask + q_mask
+
+
 def answering_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "train",
                   styles: tuple[str, ...] = filler.TRAIN_STYLES,
                   window_share: float = 0.2) -> tuple[list[int], list[int]]:
@@ -449,13 +458,25 @@ def answering_row(tok: Tokenizer, rng: random.Random, length: int, split: str = 
             fi, si = iter(facts), iter(sents)
             segs = [((f := next(fi)).sentence, f.note) if k in at else (next(si), None)
                     for k in range(len(sents) + len(facts))]
-            segs = [(t if k == 0 else " " + t, n) for k, (t, n) in enumerate(segs)]
-            ids, mask = tok.render_memory(distract)
-            r_ids, r_mask = tok.render_reading(segs)
-            q_ids, q_mask = tok.render_answering([], "", qa)
-            row.add((ids + r_ids + q_ids, mask + r_mask + q_mask))
+            mem = distract
         else:
-            row.add(tok.render_answering(interleave_notes(rng, distract, needed), " ".join(sents), qa))
+            segs = [(t, None) for t in sents]
+            mem = interleave_notes(rng, distract, needed)
+        # A long example must not run past the row's end, or its questions (the point of it)
+        # are cut off: like the engine, drop the oldest recent text first, then distractors.
+        while True:
+            piece = _answering_piece(tok, mem, segs, qa)
+            if len(piece[0]) <= row.room():
+                break
+            drop = next((k for k, (_, n) in enumerate(segs) if n is None), None)
+            spare = [k for k, n in enumerate(mem) if n not in needed]
+            if drop is not None:
+                segs = segs[:drop] + segs[drop + 1:]
+            elif spare:
+                mem = mem[:spare[0]] + mem[spare[0] + 1:]
+            else:
+                break  # too long even bare: it runs to the end of the row, cut there
+        row.add(piece)
     return row.done()
 
 

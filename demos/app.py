@@ -59,6 +59,7 @@ SEARCH_K = 50            # results of a notebook search
 MAX_SESSIONS = 64        # chat windows kept in memory (least recently used dropped first)
 MAX_MESSAGE_CHARS = 4000 # longest chat message accepted
 MAX_NOTE_CHARS = 1000    # longest note a person may type
+DEFAULT_TEMPERATURE = 0.0  # greedy: a small model's answers are copies from its notes; sampling garbles them
 MAX_TRANSCRIPT = 400     # chat messages kept for redisplay after a reload (the window is the engine's)
 
 
@@ -329,7 +330,7 @@ class Backend:
         finally:
             s.lock.release()
 
-    def turn(self, s: Session, message: str, max_new_tokens: int = 128, temperature: float = 0.7,
+    def turn(self, s: Session, message: str, max_new_tokens: int = 128, temperature: float = DEFAULT_TEMPERATURE,
              top_k: int | None = 50) -> Iterator[tuple[str, list]]:
         """One chat turn: yields (reply so far, notes injected so far) as text arrives; the
         transcript gets the user message, a "memory used" box and the reply."""
@@ -477,7 +478,7 @@ def build_app(backend: Backend):
                 with gr.Row():
                     new_conv = gr.Button("New conversation (keep notes)", size="sm", elem_id="memgpt-new")
                 with gr.Accordion("Settings", open=False):
-                    temperature = gr.Slider(0.0, 1.5, value=0.7, step=0.05, label="Temperature (0 = greedy)")
+                    temperature = gr.Slider(0.0, 1.5, value=DEFAULT_TEMPERATURE, step=0.05, label="Temperature (0 = greedy)")
                     max_tokens = gr.Slider(8, 512, value=128, step=8, label="Most tokens per reply (notes included)")
             with gr.Column(scale=2):
                 gr.Markdown("### Notebook")

@@ -26,10 +26,9 @@ import tempfile
 import threading
 import time
 
+from memgpt.demos.browser import CHROMIUM, launch_chromium
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 DEFAULT_MESSAGES = ["Hi! My name is Ada and I live in Lisbon.", "My favourite colour is teal.",
                     "What is my name?", "Where do I live?"]
 URL_RE = re.compile(r"memgpt demo: (https?://\S+)")
@@ -207,7 +206,7 @@ def main(argv=None) -> int:
         url = server.wait_url(args.start_timeout)
         print(f"demo_screenshot: server at {url} ({time.perf_counter() - t0:.1f}s)", flush=True)
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            browser = launch_chromium(pw)
             try:
                 page = browser.new_page(viewport={"width": 1400, "height": 900})
                 errors: list[str] = []

@@ -17,14 +17,12 @@ import time
 
 import pytest
 
+from memgpt.demos.browser import CHROMIUM, launch_chromium
 from test_demo import NOTE, REPLY, TOK, ScriptedChatModel
 
 pytestmark = pytest.mark.slow
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 
 
 def ensure_chromium() -> str:
@@ -42,7 +40,7 @@ def browser():
 
     exe = ensure_chromium()
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
+        b = launch_chromium(pw, exe)
         yield b
         b.close()
 

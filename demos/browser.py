@@ -1,0 +1,13 @@
+"""Headless Debian chromium for driving the demo with Playwright (the browser test and the
+README screenshot); `scripts/install_browser.sh` installs it."""
+from __future__ import annotations
+
+CHROMIUM = "/usr/bin/chromium"
+# no sandbox (containers run as root), no GPU, nothing that reaches the network on its own
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+def launch_chromium(playwright, executable: str = CHROMIUM):
+    """A headless chromium browser from a started `sync_playwright()` context."""
+    return playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)

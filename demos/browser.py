@@ -11,3 +11,12 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 def launch_chromium(playwright, executable: str = CHROMIUM):
     """A headless chromium browser from a started `sync_playwright()` context."""
     return playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+
+
+def open_page(browser, url: str, width: int = 1280, height: int = 900):
+    """A new page at `url`; returns it and the list its uncaught JavaScript errors are appended to."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    return page, errors

@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 
-from memgpt.demos.browser import CHROMIUM, launch_chromium
+from memgpt.demos.browser import CHROMIUM, launch_chromium, open_page
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 DEFAULT_MESSAGES = ["Hi! My name is Ada and I live in Lisbon.", "My favourite colour is teal.",
@@ -208,10 +208,7 @@ def main(argv=None) -> int:
         with sync_playwright() as pw:
             browser = launch_chromium(pw)
             try:
-                page = browser.new_page(viewport={"width": 1400, "height": 900})
-                errors: list[str] = []
-                page.on("pageerror", lambda e: errors.append(str(e)))
-                page.goto(url)
+                page, errors = open_page(browser, url, width=1400)
                 page.wait_for_selector("#memgpt-notes-panel .memgpt-notes", timeout=60_000)
                 wait_idle(page, 60)  # the load event (panel, gauge) has finished
                 for i, text in enumerate(messages, 1):

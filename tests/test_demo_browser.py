@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from memgpt.demos.browser import CHROMIUM, launch_chromium
+from memgpt.demos.browser import CHROMIUM, launch_chromium, open_page
 from test_demo import NOTE, REPLY, TOK, ScriptedChatModel
 
 pytestmark = pytest.mark.slow
@@ -81,10 +81,7 @@ def test_browser_chat_note_appears_and_survives_restart(browser, tmp_path):
     hostile = backend.store.add("<script>window.__pwned = 1</script> [click](http://example.com) **bold**",
                                 session="default")
     try:
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(url)
+        page, errors = open_page(browser, url)
         page.wait_for_selector("#memgpt-notes-panel td.ntext", timeout=60_000)
         # A hostile note shows literally: no script ran, no link or bold was made of it.
         assert panel_texts(page) == [hostile.text]

@@ -470,14 +470,14 @@ def answering_row(tok: Tokenizer, rng: random.Random, length: int, split: str = 
             piece = _answering_piece(tok, mem, segs, qa)
             if len(piece[0]) <= row.room():
                 break
-            drop = next((k for k, (_, n) in enumerate(segs) if n is None), None)
-            spare = [k for k, n in enumerate(mem) if n not in needed]
-            if drop is not None:
-                segs = segs[:drop] + segs[drop + 1:]
-            elif spare:
-                mem = mem[:spare[0]] + mem[spare[0] + 1:]
-            else:
+            filler_at = next((k for k, (_, n) in enumerate(segs) if n is None), None)
+            if filler_at is not None:
+                segs = segs[:filler_at] + segs[filler_at + 1:]
+                continue
+            spare_at = next((k for k, n in enumerate(mem) if n not in needed), None)
+            if spare_at is None:
                 break  # too long even bare: it runs to the end of the row, cut there
+            mem = mem[:spare_at] + mem[spare_at + 1:]
         row.add(piece)
     return row.done()
 

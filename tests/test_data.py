@@ -36,6 +36,23 @@ def test_train_and_test_pools_are_disjoint():
     assert len(train) > 2900  # a vast space: fresh words, hardly any repeats
 
 
+def test_fresh_words_spell_every_vocabulary_piece(tok):
+    """Corpus words are also spelt from the tokenizer's own pieces, so no letter piece is left
+    untrained (an untrained piece of a held-out word cannot be copied), and the split holds."""
+    lead, cont = data.word_pieces(tok)
+    assert lead and cont
+    rng = data.CorpusRandom(0, (lead, cont))
+    words = [data.pseudo_word(rng, "train") for _ in range(20 * len(lead))]
+    spelt = {p for p in lead if any(w.startswith(p) for w in words)}
+    assert len(spelt) > 0.9 * len(lead)
+    assert not any(data._is_test(w) for w in words)
+    rng = data.CorpusRandom(0, (lead, cont))
+    assert all(data._is_test(data.pseudo_word(rng, "test")) for _ in range(200))
+    # the evaluation's plain rng still draws syllable words only, so its test cases are unchanged
+    plain = [data.pseudo_word(random.Random(s), "test") for s in range(50)]
+    assert plain == [data.pseudo_word(data.CorpusRandom(s), "test") for s in range(50)]
+
+
 def test_reading_masks(tok):
     """Document text is a target (the model learns where not to open a note), notes are key targets."""
     ids, mask = data.reading_row(tok, random.Random(1), 1024)

@@ -16,6 +16,7 @@ import functools
 import json
 import os
 import random
+import re
 import zlib
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
@@ -41,9 +42,45 @@ def _split_ok(s: str, split: str) -> bool:
     return _is_test(s) == (split == "test")
 
 
+class CorpusRandom(random.Random):
+    """The corpus generator's rng, carrying the tokenizer's word pieces (see `word_pieces`)."""
+
+    def __init__(self, seed: int, pieces: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())):
+        super().__init__(seed)
+        self.pieces = pieces
+
+
+@functools.lru_cache(maxsize=4)
+def word_pieces(tok: Tokenizer) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The vocabulary's lower-case letter pieces: (word starts, written without their leading
+    space; continuations). A held-out word such as "garden" can be spelt with pieces no syllable
+    generator produces; a piece never seen in training keeps an untrained embedding and cannot
+    be copied. Fresh words spelt from these pieces make every one of them a copy target."""
+    lead, cont = [], []
+    for i in range(tok.n_vocab):
+        if i in tok.control_ids:
+            continue
+        s = tok.decode_bytes([i]).decode("utf-8", "replace")
+        if re.fullmatch(r" [a-z]{2,}", s):
+            lead.append(s[1:])
+        elif re.fullmatch(r"[a-z]{2,}", s):
+            cont.append(s)
+    return tuple(lead), tuple(cont)
+
+
+PIECE_SHARE = 0.5  # of fresh words spelt from vocabulary pieces, where the rng carries them
+
+
 def pseudo_word(rng: random.Random, split: str, syllables: tuple[int, int] = (2, 3)) -> str:
-    """A fresh pronounceable word from a space of ~10^8 (train and test parts disjoint)."""
+    """A fresh pronounceable word from a space of ~10^8 (train and test parts disjoint). With a
+    `CorpusRandom`, `PIECE_SHARE` of them are spelt from the vocabulary's pieces instead."""
+    lead, cont = getattr(rng, "pieces", ((), ()))
     while True:
+        if lead and cont and rng.random() < PIECE_SHARE:
+            w = rng.choice(lead) + "".join(rng.choice(cont) for _ in range(rng.randint(0, syllables[1] - 1)))
+            if len(w) >= 4 and _split_ok(w, split):
+                return w
+            continue
         w = "".join(rng.choice(_CONS) + rng.choice(_VOW) for _ in range(rng.randint(*syllables)))
         if rng.random() < 0.5:
             w += rng.choice("nrstlmkx")
@@ -529,7 +566,7 @@ def make_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "trai
 
 
 def rows(tok: Tokenizer, seed: int, length: int, split: str = "train") -> Iterator[tuple[list[int], list[int]]]:
-    rng = random.Random(seed)
+    rng = CorpusRandom(seed, word_pieces(tok))
     while True:
         yield make_row(tok, rng, length, split)
 

@@ -42,16 +42,20 @@ def _split_ok(s: str, split: str) -> bool:
     return _is_test(s) == (split == "test")
 
 
+Pieces = tuple[tuple[str, ...], tuple[str, ...]]  # (word starts, continuations): see `word_pieces`
+NO_PIECES: Pieces = ((), ())
+
+
 class CorpusRandom(random.Random):
     """The corpus generator's rng, carrying the tokenizer's word pieces (see `word_pieces`)."""
 
-    def __init__(self, seed: int, pieces: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())):
+    def __init__(self, seed: int, pieces: Pieces = NO_PIECES):
         super().__init__(seed)
         self.pieces = pieces
 
 
 @functools.lru_cache(maxsize=4)
-def word_pieces(tok: Tokenizer) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def word_pieces(tok: Tokenizer) -> Pieces:
     """The vocabulary's lower-case letter pieces: (word starts, written without their leading
     space; continuations). A held-out word such as "garden" can be spelt with pieces no syllable
     generator produces; a piece never seen in training keeps an untrained embedding and cannot
@@ -74,7 +78,7 @@ PIECE_SHARE = 0.5  # of fresh words spelt from vocabulary pieces, where the rng 
 def pseudo_word(rng: random.Random, split: str, syllables: tuple[int, int] = (2, 3)) -> str:
     """A fresh pronounceable word from a space of ~10^8 (train and test parts disjoint). With a
     `CorpusRandom`, `PIECE_SHARE` of them are spelt from the vocabulary's pieces instead."""
-    lead, cont = getattr(rng, "pieces", ((), ()))
+    lead, cont = getattr(rng, "pieces", NO_PIECES)  # a plain rng (the evaluation's) has none
     while True:
         if lead and cont and rng.random() < PIECE_SHARE:
             w = rng.choice(lead) + "".join(rng.choice(cont) for _ in range(rng.randint(0, syllables[1] - 1)))

@@ -1,4 +1,5 @@
 import random
+import re
 
 import numpy as np
 import pytest
@@ -115,8 +116,9 @@ def test_distractors_never_answer_the_same_question():
     """A second pass key or another 'Mary is in ...' among the distractors would make the
     answer a guess; distractors must be about other subjects."""
     rng = random.Random(3)
-    for _ in range(300):
-        needed = [f.note for f in data._qa_for_mem(rng, "train")[0]]
+    for k in range(600):
+        cases = data._qa_for_mem if k % 2 else data._tracking_for_mem
+        needed = [f.note for f in cases(rng, "train")[0]]
         taken = set().union(*map(data.note_subjects, needed))
         for d in data._distractor_notes(rng, "train", 12, needed):
             assert not data.note_subjects(d) & taken, (d, needed)
@@ -152,3 +154,21 @@ def test_answering_rows_keep_their_answers(tok):
         first = ids[: ids.index(tok.eot)] if tok.eot in ids else ids
         a = first.index(tok.assistant)  # the first example has a question and its whole answer
         assert tok.end in first[a:], tok.decode(first)
+
+
+def test_tracking_rows_ask_for_the_latest_state(tok):
+    """Tracking rows are the hard cases, densely asked: every "Where is X?" answer is the place of
+    the last note about X before the question (block or window), not an earlier, stale one."""
+    rng = random.Random(4)
+    asked = stale = 0
+    for _ in range(40):
+        ids, mask = data.tracking_row(tok, rng, 400)
+        for ex in tok.decode(ids).split("<|endoftext|>"):
+            for q, a in re.findall(r"<\|user\|>Where is ([A-Z]\w*)\?<\|end\|><\|assistant\|>(\w+)<\|end\|>", ex):
+                places = re.findall(rf"\b{q} is in the (\w+)", ex.split("<|user|>")[0])
+                if not places:
+                    continue  # the example was cut at the row's end
+                assert a == places[-1], ex
+                asked += 1
+                stale += len(set(places)) > 1
+    assert asked > 40 and stale > 10  # many questions, a good share with stale notes to pass over

@@ -42,18 +42,22 @@ def test_train_and_test_pools_are_disjoint():
 def test_fresh_words_spell_every_vocabulary_piece(tok):
     """Corpus words are also spelt from the tokenizer's own pieces, so no letter piece is left
     untrained (an untrained piece of a held-out word cannot be copied), and the split holds."""
-    lead, cont = data.word_pieces(tok)
-    assert lead and cont
-    rng = data.CorpusRandom(0, (lead, cont))
-    words = [data.pseudo_word(rng, "train") for _ in range(20 * len(lead))]
-    spelt = {p for p in lead if any(w.startswith(p) for w in words)}
-    assert len(spelt) > 0.9 * len(lead)
-    assert not any(data._is_test(w) for w in words)
-    rng = data.CorpusRandom(0, (lead, cont))
-    assert all(data._is_test(data.pseudo_word(rng, "test")) for _ in range(200))
+    pieces = data.word_pieces(tok)
+    assert pieces.lead and pieces.cont and pieces.names
+    rng = data.CorpusRandom(0, pieces)
+    for starts, draw in ((pieces.lead, data.pseudo_word), (pieces.names, data.name_word)):
+        words = [draw(rng, "train") for _ in range(20 * len(starts))]
+        spelt = {p for p in starts if any(w.startswith(p) for w in words)}
+        assert len(spelt) > 0.9 * len(starts)
+        assert not any(data._is_test(w) for w in words)
+        assert all(data._is_test(draw(rng, "test")) for _ in range(200))
     # the evaluation's plain rng still draws syllable words only, so its test cases are unchanged
-    plain = [data.pseudo_word(random.Random(s), "test") for s in range(50)]
-    assert plain == [data.pseudo_word(data.CorpusRandom(s), "test") for s in range(50)]
+    for draw in (data.pseudo_word, data.name_word):
+        plain = [draw(random.Random(s), "test") for s in range(50)]
+        assert plain == [draw(data.CorpusRandom(s), "test") for s in range(50)]
+    # names drawn by the evaluation are the capitalised syllable words they always were
+    assert [data.name_word(random.Random(s), "test") for s in range(50)] == \
+        [data.pseudo_word(random.Random(s), "test").capitalize() for s in range(50)]
 
 
 def test_reading_masks(tok):

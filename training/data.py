@@ -19,7 +19,7 @@ import random
 import re
 import zlib
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 import numpy as np
 
@@ -43,8 +43,14 @@ def _split_ok(s: str, split: str) -> bool:
     return _is_test(s) == (split == "test")
 
 
-Pieces = tuple[tuple[str, ...], tuple[str, ...]]  # (word starts, continuations): see `word_pieces`
-NO_PIECES: Pieces = ((), ())
+class Pieces(NamedTuple):
+    """The vocabulary's letter pieces (see `word_pieces`), written without their leading space."""
+    lead: tuple[str, ...] = ()   # lower-case word starts
+    cont: tuple[str, ...] = ()   # continuations
+    names: tuple[str, ...] = ()  # capitalised word starts
+
+
+NO_PIECES = Pieces()
 
 
 class CorpusRandom(random.Random):
@@ -57,11 +63,11 @@ class CorpusRandom(random.Random):
 
 @functools.lru_cache(maxsize=4)
 def word_pieces(tok: Tokenizer) -> Pieces:
-    """The vocabulary's lower-case letter pieces: (word starts, written without their leading
-    space; continuations). A held-out word such as "garden" can be spelt with pieces no syllable
+    """The vocabulary's letter pieces: lower-case and capitalised word starts, continuations.
+    A held-out word such as "garden" can be spelt with pieces no syllable
     generator produces; a piece never seen in training keeps an untrained embedding and cannot
     be copied. Fresh words spelt from these pieces make every one of them a copy target."""
-    lead, cont = [], []
+    lead, cont, names = [], [], []
     for i in range(tok.n_vocab):
         if i in tok.control_ids:
             continue
@@ -70,7 +76,9 @@ def word_pieces(tok: Tokenizer) -> Pieces:
             lead.append(s[1:])
         elif re.fullmatch(r"[a-z]{2,}", s):
             cont.append(s)
-    return tuple(lead), tuple(cont)
+        elif re.fullmatch(r" [A-Z][a-z]+", s):
+            names.append(s[1:])
+    return Pieces(tuple(lead), tuple(cont), tuple(names))
 
 
 PIECE_SHARE = 0.8  # of fresh words spelt from vocabulary pieces, where the rng carries them
@@ -79,17 +87,32 @@ PIECE_SHARE = 0.8  # of fresh words spelt from vocabulary pieces, where the rng 
 def pseudo_word(rng: random.Random, split: str, syllables: tuple[int, int] = (2, 3)) -> str:
     """A fresh pronounceable word from a space of ~10^8 (train and test parts disjoint). With a
     `CorpusRandom`, `PIECE_SHARE` of them are spelt from the vocabulary's pieces instead."""
-    lead, cont = getattr(rng, "pieces", NO_PIECES)  # a plain rng (the evaluation's) has none
+    pieces = getattr(rng, "pieces", NO_PIECES)  # a plain rng (the evaluation's) has none
+    if pieces.lead and pieces.cont and rng.random() < PIECE_SHARE:
+        return _spell(rng, split, pieces.lead, pieces.cont, syllables[1])
     while True:
-        if lead and cont and rng.random() < PIECE_SHARE:
-            w = rng.choice(lead) + "".join(rng.choice(cont) for _ in range(rng.randint(0, syllables[1] - 1)))
-            if len(w) >= 4 and _split_ok(w, split):
-                return w
-            continue
         w = "".join(rng.choice(_CONS) + rng.choice(_VOW) for _ in range(rng.randint(*syllables)))
         if rng.random() < 0.5:
             w += rng.choice("nrstlmkx")
         if _split_ok(w, split):
+            return w
+
+
+def name_word(rng: random.Random, split: str) -> str:
+    """A fresh capitalised word (a name, a city). With a `CorpusRandom`, `PIECE_SHARE` of them are
+    spelt from the vocabulary's capitalised pieces: held-out names such as "Greta" start with a
+    piece (" Gret") that no capitalised lower-case word yields."""
+    pieces = getattr(rng, "pieces", NO_PIECES)
+    if pieces.names and pieces.cont and rng.random() < PIECE_SHARE:
+        return _spell(rng, split, pieces.names, pieces.cont, 3)
+    return pseudo_word(rng, split).capitalize()
+
+
+def _spell(rng: random.Random, split: str, starts: tuple[str, ...], cont: tuple[str, ...], parts: int) -> str:
+    """A word of one start piece and up to `parts - 1` continuations, at least 4 letters."""
+    while True:
+        w = rng.choice(starts) + "".join(rng.choice(cont) for _ in range(rng.randint(0, parts - 1)))
+        if len(w) >= 4 and _split_ok(w, split):
             return w
 
 
@@ -152,7 +175,7 @@ def objects(split: str) -> list[str]:
 
 def person(rng: random.Random, split: str) -> str:
     """A finite-pool name or, half the time, a fresh one (copying must beat memorising)."""
-    return rng.choice(people(split)) if rng.random() < 0.5 else pseudo_word(rng, split).capitalize()
+    return rng.choice(people(split)) if rng.random() < 0.5 else name_word(rng, split)
 
 
 def place(rng: random.Random, split: str) -> str:
@@ -309,9 +332,9 @@ CHAT_SLOTS: list[tuple[str, list[str], str, list[str], str]] = [
 
 def chat_value(slot: str, rng: random.Random, split: str) -> str:
     if slot in ("name", "pet_name", "partner"):
-        return person(rng, split) if slot != "pet_name" else pseudo_word(rng, split).capitalize()
+        return person(rng, split) if slot != "pet_name" else name_word(rng, split)
     if slot == "city":
-        return pseudo_word(rng, split, (2, 3)).capitalize()
+        return name_word(rng, split)
     if slot in ("job", "pet", "colour"):
         # small pools invite memorising their words; fresh ones in training make copying pay.
         # The test split keeps to its held-out pool words.

@@ -170,7 +170,7 @@ def test_tracking_rows_ask_for_the_latest_state(tok):
     for _ in range(40):
         ids, mask = data.tracking_row(tok, rng, 400)
         for ex in tok.decode(ids).split("<|endoftext|>"):
-            for q, a in re.findall(r"<\|user\|>Where is ([A-Z]\w*)\?<\|end\|><\|assistant\|>(\w+)<\|end\|>", ex):
+            for q, a in re.findall(r"<\|user\|>Where is ([A-Z]\w*)\?<\|end\|><\|assistant\|>\1 is in the (\w+)\.<\|end\|>", ex):
                 places = re.findall(rf"\b{q} is in the (\w+)", ex.split("<|user|>")[0])
                 if not places:
                     continue  # the example was cut at the row's end
@@ -178,3 +178,16 @@ def test_tracking_rows_ask_for_the_latest_state(tok):
                 asked += 1
                 stale += len(set(places)) > 1
     assert asked > 40 and stale > 10  # many questions, a good share with stale notes to pass over
+
+
+def test_babi_answers_copy_the_notes_tokens(tok):
+    """A bAbI answer is a sentence ending in " the PLACE.": the place is spelt with exactly the
+    tokens the note has, so answering is copying, not respelling ("garden" and " garden" share
+    no piece)."""
+    assert data.babi_reply("Where is Mary?", "garden") == "Mary is in the garden."
+    assert data.babi_reply("Where is the milk?", "office") == "The milk is in the office."
+    assert data.babi_reply("Where was the apple before the kitchen?", "hallway") == "The apple was in the hallway."
+    assert tok.encode_text("garden") != tok.encode_text(" garden")[1:]  # why: bare is another spelling
+    place = tok.encode_text(" garden")
+    note, reply = tok.encode_text("Mary is in the garden"), tok.encode_text(data.babi_reply("Where is Mary?", "garden"))
+    assert note[-len(place):] == place and reply[-len(place) - 1:-1] == place  # then the "."

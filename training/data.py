@@ -304,6 +304,21 @@ class BabiWorld:
         return qs
 
 
+def babi_reply(question: str, place: str) -> str:
+    """The training answer to a bAbI question: a sentence ending "... in the PLACE.", as the note
+    does. A bare "garden" is spelt with other pieces than " garden" (g-ard-en against gard-en), so
+    a bare answer would make the model respell the word it should copy."""
+    if question.startswith("Where was the "):
+        return f"The {question[len('Where was the '):].split(' before ')[0]} was in the {place}."
+    if question.startswith("Where is the "):
+        return f"The {question[len('Where is the '):-1]} is in the {place}."
+    return f"{question[len('Where is '):-1]} is in the {place}."
+
+
+def _babi_qa(pool: list[tuple[str, str]], rng: random.Random, n: int) -> list[tuple[str, str]]:
+    return [(q, babi_reply(q, a)) for q, a in rng.sample(pool, min(len(pool), n))]
+
+
 # personal chat facts: (slot, statements, note, questions, answer), {v} is the value
 CHAT_SLOTS: list[tuple[str, list[str], str, list[str], str]] = [
     ("name", ["My name is {v}.", "I'm {v}.", "Call me {v}.", "You can call me {v}."], "user name: {v}",
@@ -483,7 +498,7 @@ def _qa_for_mem(rng: random.Random, split: str) -> tuple[list[Fact], list[tuple[
         fs = [w.step(kinds) for _ in range(rng.randint(2, 10))]
         qs = w.questions()
         pool = qs["qa1"] + (qs["qa2"] + qs["qa3"] if kinds == "all" else [])
-        return fs, rng.sample(pool, min(len(pool), rng.randint(1, 3)))
+        return fs, _babi_qa(pool, rng, rng.randint(1, 3))
     f = chat_fact(rng, split)
     return [f], [rng.choice(f.qa)]
 
@@ -500,7 +515,7 @@ def _tracking_for_mem(rng: random.Random, split: str) -> tuple[list[Fact], list[
     fs = [w.step(kinds) for _ in range(rng.randint(4, 14))]
     qs = w.questions()
     pool = qs["qa1"] + (qs["qa2"] + qs["qa3"] if kinds == "all" else [])
-    return fs, rng.sample(pool, min(len(pool), rng.randint(2, 5)))
+    return fs, _babi_qa(pool, rng, rng.randint(2, 5))
 
 
 def interleave_notes(rng: random.Random, distractors: list[str], needed: list[str]) -> list[str]:

@@ -64,9 +64,8 @@ class CorpusRandom(random.Random):
 @functools.lru_cache(maxsize=4)
 def word_pieces(tok: Tokenizer) -> Pieces:
     """The vocabulary's letter pieces: lower-case and capitalised word starts, continuations.
-    A held-out word such as "garden" can be spelt with pieces no syllable
-    generator produces; a piece never seen in training keeps an untrained embedding and cannot
-    be copied. Fresh words spelt from these pieces make every one of them a copy target."""
+    A held-out word such as "garden" can be spelt with pieces no syllable generator produces; a
+    piece never seen in training keeps an untrained embedding and cannot be copied. Fresh words spelt from these pieces make every one of them a copy target."""
     lead, cont, names = [], [], []
     for i in range(tok.n_vocab):
         if i in tok.control_ids:
@@ -315,8 +314,14 @@ def babi_reply(question: str, place: str) -> str:
     return f"{question[len('Where is '):-1]} is in the {place}."
 
 
-def _babi_qa(pool: list[tuple[str, str]], rng: random.Random, n: int) -> list[tuple[str, str]]:
-    return [(q, babi_reply(q, a)) for q, a in rng.sample(pool, min(len(pool), n))]
+def _babi_case(rng: random.Random, w: BabiWorld, kinds: str, events: tuple[int, int],
+               questions: tuple[int, int]) -> tuple[list[Fact], list[tuple[str, str]]]:
+    """A story of `events` steps of `w` (stale notes included) and `questions` questions about
+    its final state, answered in sentences (`babi_reply`)."""
+    fs = [w.step(kinds) for _ in range(rng.randint(*events))]
+    qs = w.questions()
+    pool = qs["qa1"] + (qs["qa2"] + qs["qa3"] if kinds == "all" else [])
+    return fs, [(q, babi_reply(q, a)) for q, a in rng.sample(pool, min(len(pool), rng.randint(*questions)))]
 
 
 # personal chat facts: (slot, statements, note, questions, answer), {v} is the value
@@ -494,11 +499,7 @@ def _qa_for_mem(rng: random.Random, split: str) -> tuple[list[Fact], list[tuple[
         return _multi_needle(rng, split, multivalue=r < 0.45)
     if r < 0.8:  # bAbI with stale notes: the latest state wins
         kinds = "move" if rng.random() < 0.5 else "all"
-        w = BabiWorld(rng, split, babi_vocab=False)
-        fs = [w.step(kinds) for _ in range(rng.randint(2, 10))]
-        qs = w.questions()
-        pool = qs["qa1"] + (qs["qa2"] + qs["qa3"] if kinds == "all" else [])
-        return fs, _babi_qa(pool, rng, rng.randint(1, 3))
+        return _babi_case(rng, BabiWorld(rng, split, babi_vocab=False), kinds, (2, 10), (1, 3))
     f = chat_fact(rng, split)
     return [f], [rng.choice(f.qa)]
 
@@ -511,11 +512,7 @@ def _tracking_for_mem(rng: random.Random, split: str) -> tuple[list[Fact], list[
     if r < 0.25:
         return _multi_needle(rng, split, multivalue=r < 0.15)
     kinds = "move" if rng.random() < 0.4 else "all"
-    w = BabiWorld(rng, split, n_people=rng.randint(2, 5))
-    fs = [w.step(kinds) for _ in range(rng.randint(4, 14))]
-    qs = w.questions()
-    pool = qs["qa1"] + (qs["qa2"] + qs["qa3"] if kinds == "all" else [])
-    return fs, _babi_qa(pool, rng, rng.randint(2, 5))
+    return _babi_case(rng, BabiWorld(rng, split, n_people=rng.randint(2, 5)), kinds, (4, 14), (2, 5))
 
 
 def interleave_notes(rng: random.Random, distractors: list[str], needed: list[str]) -> list[str]:

@@ -11,6 +11,12 @@ the index file records the generation it reflects in `meta.index_generation`. On
 is used only if the generations agree and its ids equal the sqlite ids; otherwise it is rebuilt
 (one log line on the "memgpt.memory" logger).
 
+Sharing: several NoteStores, in one process or several, may open the same directory (the demo
+and a script, say). Each remembers the generation its in-memory index reflects; a search or a
+flush that finds another store's commits since then first rebuilds that index from the sqlite
+embeddings. The index file is written under sqlite's write lock, so it and
+`meta.index_generation` always describe the same notes.
+
 When the index file is written: on `flush()`, on `close()` (and at interpreter exit), and after
 `flush_every` unflushed changes. A delete or update unlinks the file at once, so a removed
 note's vector never lingers on disk; the next flush writes a fresh one. A crash in between only
@@ -109,8 +115,8 @@ class NoteStore:
             The defaults (16, 40, 128) gave recall@5 0.963 at 0.43 ms p50 on 1M clustered
             384-d vectors (`python -m memgpt.memory.bench_index --n 1000000`).
 
-    All methods are thread-safe. Use as a context manager or call `close()`. A directory is
-    meant to be open in one NoteStore at a time (one process); a second writer is not detected.
+    All methods are thread-safe. Use as a context manager or call `close()`. Several stores
+    (processes) may share a directory: each sees the others' committed notes (module docstring).
     """
 
     def __init__(
@@ -135,6 +141,8 @@ class NoteStore:
         self._closed = False
         self._pending = 0  # changes not yet in the index file
         self._session_ids: dict[str, np.ndarray] = {}  # cache for session-filtered search
+        self._gen: int | None = None  # the generation the in-memory index reflects (set on open)
+        self._stale = False  # another store committed before our last own commit
 
         if path is None:
             self.path: str | None = None
@@ -170,12 +178,34 @@ class NoteStore:
         """One IMMEDIATE transaction that also bumps the generation counter."""
         self._db.execute("BEGIN IMMEDIATE")
         try:
+            gen = self._generation()
             yield self._db
             self._db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
+        if self._gen is not None:
+            # Under the write lock nobody else commits, so gen + 1 is exactly our change on top
+            # of what we had seen, unless someone else committed first.
+            self._stale |= gen != self._gen
+            self._gen = gen + 1
+
+    def _generation(self) -> int:
+        return int(self._meta("generation") or 0)
+
+    def _sync(self) -> None:
+        """Catch up with commits of other stores on this directory (lock held)."""
+        if self._gen is None or (not self._stale and self._generation() == self._gen):
+            return
+        name = self._meta("embedder")
+        if name != embedder_name(self.embedder):
+            raise RuntimeError(f"another store re-embedded {self.path} with {name!r}; "
+                               f"reopen this one with that embedder")
+        self._embed_missing()
+        gen = self._generation()  # read before the rows: a later commit only means one more sync
+        self._rebuild_index()
+        self._gen, self._stale = gen, False
 
     def _meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -215,6 +245,7 @@ class NoteStore:
         if n_fixed and not reasons:
             reasons.append(f"{n_fixed} notes had no embedding")
 
+        gen = self._generation()
         sql_ids = np.fromiter((r[0] for r in self._db.execute("SELECT id FROM notes ORDER BY id")), dtype=np.int64)
         self._index: FlatIndex | HNSWIndex | None = None
         if self._index_path and os.path.exists(self._index_path):
@@ -235,8 +266,9 @@ class NoteStore:
             if reasons:
                 log.warning("rebuilt %s index of %s from sqlite (%d notes): %s",
                             self.index_kind, self.path, len(sql_ids), "; ".join(reasons))
-            if self._index_path:
-                self._flush_locked()
+        self._gen = gen
+        if self._pending and self._index_path:
+            self._flush_locked()
 
     def _embed_missing(self, batch: int = 512) -> int:
         """Embed notes whose embedding is NULL or of the wrong size (e.g. inserted by hand)."""
@@ -267,13 +299,23 @@ class NoteStore:
         if not self._index_path:
             self._pending = 0
             return
-        gen = self._meta("generation")
-        write_index(self._index, self._index_path)
-        # Only after the file is in place: a crash before this line means "rebuild on open".
-        self._db.execute("BEGIN IMMEDIATE")
-        self._set_meta("index_generation", gen)
-        self._db.execute("COMMIT")
-        self._pending = 0
+        for _ in range(3):  # another store may commit between our sync and the write lock
+            self._sync()
+            # Under sqlite's write lock no commit lands between the file and its generation.
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                if self._generation() != self._gen:
+                    self._db.execute("ROLLBACK")
+                    continue
+                write_index(self._index, self._index_path)
+                # Only after the file is in place: a crash before this means "rebuild on open".
+                self._set_meta("index_generation", self._gen)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._pending = 0
+            return
 
     def _after_change(self, removed: bool) -> None:
         """Bookkeeping after a committed mutation (lock held)."""
@@ -400,6 +442,7 @@ class NoteStore:
         q = self.embedder.embed([query])[0]
         with self._lock:
             self._check_open()
+            self._sync()
             allowed = None
             if session is not None:
                 allowed = self._allowed(session)

@@ -390,3 +390,40 @@ def test_deleting_a_missing_id_keeps_the_index_in_step(tmp_path, caplog):
         with NoteStore(str(tmp_path)) as s:
             assert len(s) == 1
     assert not [r for r in caplog.records if "out of step" in r.getMessage() or "rebuil" in r.getMessage()]
+
+
+# ---------------------------------------------------------------- several stores on one directory
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_two_stores_on_one_directory_see_each_other(tmp_path, caplog, kind):
+    d = str(tmp_path / "s")
+    _populate(d, index=kind)
+    a, b = NoteStore(d, index=kind), NoteStore(d, index=kind)
+    assert b.search("Where is Mary?", k=5, session="walks") == []  # caches the empty session
+    n = a.add("Mary is in the garden", session="walks")
+    assert b.search("Where is Mary?", k=1, session="walks")[0][0].id == n.id
+    b.update(n.id, "Mary is in the kitchen")
+    assert a.search("Where is Mary?", k=1)[0][0].text == "Mary is in the kitchen"
+    b.delete(n.id)
+    assert all(hit.id != n.id for hit, _ in a.search("Where is Mary?", k=40))
+    m = a.add("Sandra is in the office")  # a commits again after b's commits: a catches up
+    assert a.search("Where is Sandra?", k=1)[0][0].id == m.id
+    assert b.search("Where is Sandra?", k=1)[0][0].id == m.id
+    a.close()
+    b.close()
+    caplog.clear()
+    with NoteStore(d, index=kind) as c:  # both flushed in turn: the file is in step, no rebuild
+        assert sorted(c._index.labels()) == _sql_ids(d)
+        assert c.search("Where is Sandra?", k=1)[0][0].id == m.id
+    assert _rebuild_logs(caplog) == []
+
+
+def test_a_note_added_by_another_process_is_found(tmp_path):
+    d = str(tmp_path / "s")
+    with NoteStore(d) as s:
+        s.add("a first note")
+        assert s.search("What is the pass key?", k=1)[0][0].text == "a first note"
+        code = "import sys; from memgpt.memory import NoteStore; NoteStore(sys.argv[1]).add('pass key: 48213')"
+        subprocess.run([sys.executable, "-c", code, d], check=True)
+        assert s.search("What is the pass key?", k=1)[0][0].text == "pass key: 48213"

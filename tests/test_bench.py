@@ -268,6 +268,12 @@ def test_scoring_and_needles(tok):
     assert score("The pass key is 48213.", "48213") == 1.0
     assert score("1111111 and 2222222", "1111111, 2222222, 3333333, 4444444") == 0.5
     assert score("kitchen", "bathroom") == 0.0
+    # bAbI: only the conclusion counts, not a place named on the way to it
+    chain = "Daniel has the milk. Daniel is in the office. The milk is in the {}."
+    assert score(chain.format("office"), "office", last_sentence=True) == 1.0
+    assert score(chain.format("garden"), "office", last_sentence=True) == 0.0
+    assert score(chain.format("garden"), "office") == 1.0  # why the bAbI scores need last_sentence
+    assert score("Daniel has the milk. Daniel is in the off", "office", last_sentence=True) == 0.0
     s = make_sample(tok, "qa3", 1000, 0, 0.5)
     moves = [(p, x) for p, x in s.needles if x in data.BABI_PLACES]
     assert 0 < len(moves) < len(s.needles)
@@ -326,7 +332,7 @@ def test_run_writes_every_output(bench_run):
             assert k in r, k
         assert isinstance(r["length"], int) and r["length"] in RUN_LENGTHS
         assert 0.0 <= r["depth"] <= 1.0 and 0.0 <= r["correct"] <= 1.0
-        assert r["correct"] == score(r["answer"], r["expected"])
+        assert r["correct"] == score(r["answer"], r["expected"], last_sentence=r["task"].startswith("qa"))
         assert isinstance(r["notes_written"], int) and isinstance(r["answer"], str)
         if r["method"] in ("rag", "notes"):
             assert 0.0 <= r["retrieval_hit"] <= 1.0

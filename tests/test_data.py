@@ -180,6 +180,33 @@ def test_tracking_rows_ask_for_the_latest_state(tok):
     assert asked > 40 and stale > 10  # many questions, a good share with stale notes to pass over
 
 
+def test_babi_object_replies_chain_two_notes():
+    """qa2's reply first copies the note of the object's last holder event, then that person's
+    place (now if they hold it, when they dropped it otherwise), then concludes."""
+    rng = random.Random(5)
+    seen = set()
+    for _ in range(300):
+        w = data.BabiWorld(rng, "train")
+        notes = [w.step("all").note for _ in range(rng.randint(4, 14))]
+        for q, place in w.questions()["qa2"]:
+            o = q[len("Where is the "):-1]
+            r = w.reply(q, place)
+            first, second, final = r.split(". ")
+            assert final == f"The {o} is in the {place}."
+            assert first == [n for n in notes if n.endswith(f" the {o}")][-1]  # the last holder event
+            p, verb = first.split()[0], first.split()[1]
+            moves = [i for i, n in enumerate(notes) if n.startswith(f"{p} is in the ")]
+            if verb == "has":
+                assert second == notes[moves[-1]]
+            else:  # the place the person was in when the drop happened
+                drop = max(i for i, n in enumerate(notes) if n == first)
+                assert second == notes[max(i for i in moves if i < drop)].replace(" is in ", " was in ")
+            seen.add(verb)
+        for q, place in w.questions()["qa1"] + w.questions()["qa3"]:
+            assert w.reply(q, place) == data.babi_reply(q, place)
+    assert seen == {"has", "dropped"}
+
+
 def test_babi_answers_copy_the_notes_tokens(tok):
     """A bAbI answer is a sentence ending in " the PLACE.": the place is spelt with exactly the
     tokens the note has, so answering is copying, not respelling ("garden" and " garden" share

@@ -254,6 +254,8 @@ class BabiWorld:
         self.loc: dict[str, str] = {}
         self.holder: dict[str, str | None] = {}
         self.obj_hist: dict[str, list[str]] = {}  # distinct successive places of each object
+        self.last_hold: dict[str, tuple[str, str]] = {}  # object -> (person, "has" | "dropped")
+        self.drop_place: dict[str, str] = {}  # object -> where it was last dropped
 
     def _obj_moved(self, o: str, where: str) -> None:
         h = self.obj_hist.setdefault(o, [])
@@ -273,11 +275,13 @@ class BabiWorld:
                 o = rng.choice(held)
                 self.holder[o] = None
                 self._obj_moved(o, self.loc[p])
+                self.last_hold[o], self.drop_place[o] = (p, "dropped"), self.loc[p]
                 return Fact("babi", f"{p} {rng.choice(_DROP)} the {o}.", f"{p} dropped the {o}")
             if free:
                 o = rng.choice(free)
                 self.holder[o] = p
                 self._obj_moved(o, self.loc[p])
+                self.last_hold[o] = (p, "has")
                 return Fact("babi", f"{p} {rng.choice(_GET)} the {o}.", f"{p} has the {o}")
         p = rng.choice(self.people)
         choices = [x for x in self.places if x != self.loc.get(p)]
@@ -303,6 +307,20 @@ class BabiWorld:
         return qs
 
 
+    def reply(self, question: str, place: str) -> str:
+        """The training reply to one of `questions()` now: `babi_reply`'s sentence, and for
+        "Where is the O?" first the two notes it chains ("Daniel has the milk. Daniel is in the
+        office. The milk is in the office."), so that each step is a lookup in one note."""
+        final = babi_reply(question, place)
+        if not question.startswith("Where is the "):
+            return final
+        o = question[len("Where is the "):-1]
+        p, verb = self.last_hold[o]
+        where = self.loc[p] if verb == "has" else self.drop_place[o]
+        assert where == place, (question, place, where)
+        return f"{p} {verb} the {o}. {p} {'is' if verb == 'has' else 'was'} in the {where}. {final}"
+
+
 def babi_reply(question: str, place: str) -> str:
     """The training answer to a bAbI question: a sentence ending "... in the PLACE.", as the note
     does. A bare "garden" is spelt with other pieces than " garden" (g-ard-en against gard-en), so
@@ -317,11 +335,11 @@ def babi_reply(question: str, place: str) -> str:
 def _babi_case(rng: random.Random, w: BabiWorld, kinds: str, events: tuple[int, int],
                questions: tuple[int, int]) -> tuple[list[Fact], list[tuple[str, str]]]:
     """A story of `events` steps of `w` (stale notes included) and `questions` questions about
-    its final state, answered in sentences (`babi_reply`)."""
+    its final state, answered in sentences (`BabiWorld.reply`)."""
     fs = [w.step(kinds) for _ in range(rng.randint(*events))]
     qs = w.questions()
     pool = qs["qa1"] + (qs["qa2"] + qs["qa3"] if kinds == "all" else [])
-    return fs, [(q, babi_reply(q, a)) for q, a in rng.sample(pool, min(len(pool), rng.randint(*questions)))]
+    return fs, [(q, w.reply(q, a)) for q, a in rng.sample(pool, min(len(pool), rng.randint(*questions)))]
 
 
 # personal chat facts: (slot, statements, note, questions, answer), {v} is the value

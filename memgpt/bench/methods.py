@@ -118,7 +118,7 @@ def run_method(method: str, sample: Sample, setup: Setup) -> dict[str, Any]:
     finally:
         bot.close()
     return {
-        "correct": score(answer, sample.expected),
+        "correct": score(answer, sample.expected, last_sentence=sample.task.startswith("qa")),
         "answer": answer,
         "notes_written": len(written),
         "retrieval_hit": needles_hit(sample, injected) if method in ("rag", "notes") else None,

@@ -207,6 +207,22 @@ def test_babi_object_replies_chain_two_notes():
     assert seen == {"has", "dropped"}
 
 
+def test_babi_replies_fit_the_answer_budgets(tok):
+    """The evaluation and the benchmark decode bAbI replies for a fixed number of tokens: a cut
+    reply loses its last sentence, the only one scored."""
+    from memgpt.bench.tasks import BABI_ANSWER_TOKENS
+    from memgpt.training.evaluate import ANSWER_TOKENS
+
+    rng, longest = random.Random(0), 0
+    for _ in range(1000):
+        w = data.BabiWorld(rng, "test", babi_vocab=True)
+        for _ in range(rng.randint(4, 14)):
+            w.step("all")
+        qs = w.questions()
+        longest = max([longest] + [len(tok.encode_text(w.reply(q, a))) + 1 for q, a in qs["qa2"] + qs["qa3"]])
+    assert 30 < longest <= min(ANSWER_TOKENS, BABI_ANSWER_TOKENS)  # + 1: the <|end|>
+
+
 def test_babi_answers_copy_the_notes_tokens(tok):
     """A bAbI answer is a sentence ending in " the PLACE.": the place is spelt with exactly the
     tokens the note has, so answering is copying, not respelling ("garden" and " garden" share

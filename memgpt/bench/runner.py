@@ -31,7 +31,9 @@ from typing import Any, Sequence
 
 from .tasks import METHODS, TASKS, format_length, make_sample, parse_length, sample_depths
 
-BENCH_VERSION = 1  # bump when samples or methods change meaning: old results are then not resumed
+# Bump when samples, methods or scoring change meaning: old results are then not resumed.
+# 2: bAbI answers get 40 tokens and are scored on their last sentence.
+BENCH_VERSION = 2
 QUICK = {"tasks": ("passkey", "niah_single", "qa1"), "lengths": ("1k", "4k"), "samples": 2}
 DEFAULT_LENGTHS = ("1k", "4k")
 DEFAULT_SAMPLES = 5
@@ -252,8 +254,8 @@ def summary_markdown(records: Sequence[dict], tasks: Sequence[str], lengths: Seq
              f"{info['samples']} samples per task and length ({len(n)} task × length cells), "
              f"configuration {info['fingerprint']}.", "",
              "## Accuracy", "",
-             "Mean score (fraction of the expected values in the answer; RULER's metric), same samples for every "
-             "method.", "", *_table(records, tasks, lengths, methods, "correct"), ""]
+             "Mean score (fraction of the expected values in the answer, RULER's metric; bAbI: in the answer's "
+             "last sentence), same samples for every method.", "", *_table(records, tasks, lengths, methods, "correct"), ""]
     hit_methods = [m for m in methods if m in ("rag", "notes")]
     if hit_methods:
         lines += ["## Retrieval", "",

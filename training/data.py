@@ -309,8 +309,10 @@ class BabiWorld:
 
     def reply(self, question: str, place: str) -> str:
         """The training reply to one of `questions()` now: `babi_reply`'s sentence, and for
-        "Where is the O?" first the two notes it chains ("Daniel has the milk. Daniel is in the
-        office. The milk is in the office."), so that each step is a lookup in one note."""
+        "Where is the O?" first the two notes it chains, one per line ("Daniel has the milk.",
+        "Daniel is in the office.", "The milk is in the office."), so that each step is a lookup
+        in one note. Lines, not spaces: " Sandra" is spelt with other pieces than the note's
+        "Sandra" (" S"-"and"-"ra" against "S"-"and"-"ra"), "\nSandra" with the same ones."""
         final = babi_reply(question, place)
         if not question.startswith("Where is the "):
             return final
@@ -318,7 +320,7 @@ class BabiWorld:
         p, verb = self.last_hold[o]
         where = self.loc[p] if verb == "has" else self.drop_place[o]
         assert where == place, (question, place, where)
-        return f"{p} {verb} the {o}. {p} {'is' if verb == 'has' else 'was'} in the {where}. {final}"
+        return f"{p} {verb} the {o}.\n{p} {'is' if verb == 'has' else 'was'} in the {where}.\n{final}"
 
 
 def babi_reply(question: str, place: str) -> str:

@@ -316,6 +316,8 @@ class NoteStore:
                 raise
             self._pending = 0
             return
+        # Three misses in a row (a busy writer elsewhere): the changes stay pending, and the next
+        # flush, or the next open's generation check, catches up.
 
     def _after_change(self, removed: bool) -> None:
         """Bookkeeping after a committed mutation (lock held)."""

@@ -142,7 +142,6 @@ class NoteStore:
         self._pending = 0  # changes not yet in the index file
         self._session_ids: dict[str, np.ndarray] = {}  # cache for session-filtered search
         self._gen: int | None = None  # the generation the in-memory index reflects (set on open)
-        self._stale = False  # another store committed before our last own commit
 
         if path is None:
             self.path: str | None = None
@@ -185,10 +184,9 @@ class NoteStore:
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
-        if self._gen is not None:
-            # Under the write lock nobody else commits, so gen + 1 is exactly our change on top
-            # of what we had seen, unless someone else committed first.
-            self._stale |= gen != self._gen
+        if self._gen is not None and gen == self._gen:
+            # Under the write lock nobody else commits: gen + 1 is our change on top of what we
+            # had seen. If someone else committed first, _gen stays behind and _sync catches up.
             self._gen = gen + 1
 
     def _generation(self) -> int:
@@ -196,7 +194,7 @@ class NoteStore:
 
     def _sync(self) -> None:
         """Catch up with commits of other stores on this directory (lock held)."""
-        if self._gen is None or (not self._stale and self._generation() == self._gen):
+        if self._gen is None or self._generation() == self._gen:
             return
         name = self._meta("embedder")
         if name != embedder_name(self.embedder):
@@ -205,7 +203,7 @@ class NoteStore:
         self._embed_missing()
         gen = self._generation()  # read before the rows: a later commit only means one more sync
         self._rebuild_index()
-        self._gen, self._stale = gen, False
+        self._gen = gen
 
     def _meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

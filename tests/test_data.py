@@ -234,9 +234,6 @@ def test_babi_chained_reply_copies_the_notes_tokens(tok):
 def test_babi_replies_fit_the_answer_budgets(tok):
     """The evaluation and the benchmark decode bAbI replies for a fixed number of tokens: a cut
     reply loses its last sentence, the only one scored."""
-    from memgpt.bench.tasks import BABI_ANSWER_TOKENS
-    from memgpt.training.evaluate import ANSWER_TOKENS
-
     rng, longest = random.Random(0), 0
     for _ in range(1000):
         w = data.BabiWorld(rng, "test", babi_vocab=True)
@@ -244,7 +241,7 @@ def test_babi_replies_fit_the_answer_budgets(tok):
             w.step("all")
         qs = w.questions()
         longest = max([longest] + [len(tok.encode_text(w.reply(q, a))) + 1 for q, a in qs["qa2"] + qs["qa3"]])
-    assert 30 < longest <= min(ANSWER_TOKENS, BABI_ANSWER_TOKENS)  # + 1: the <|end|>
+    assert 30 < longest <= data.BABI_REPLY_TOKENS  # + 1: the <|end|>
 
 
 def test_babi_answers_copy_the_notes_tokens(tok):

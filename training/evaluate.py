@@ -33,9 +33,7 @@ SPLIT = "test"
 HELDOUT = filler.HELDOUT_STYLES[0]
 
 
-# Longest answer decoded: four 7-digit magic numbers with separators fit, and so does qa2's
-# three-sentence reply (at most 34 tokens with bAbI's words).
-ANSWER_TOKENS = 40
+ANSWER_TOKENS = 40  # longest answer decoded (four 7-digit magic numbers with separators fit)
 
 
 @torch.no_grad()
@@ -133,8 +131,8 @@ def eval_answers(model, tok: Tokenizer, n: int, seed: int, distractors: int = 10
             needed, (q, expected) = _family_case(fam, rng)
             distract = data._distractor_notes(rng, SPLIT, distractors, needed)
             ctx = " ".join(filler.passage(HELDOUT, rng, 2))
-            # bAbI replies are sentences, qa2's three of them (`BabiWorld.reply`)
-            max_new = ANSWER_TOKENS if fam.startswith("qa") else min(ANSWER_TOKENS, len(tok.encode_text(expected)) + 8)
+            max_new = (data.BABI_REPLY_TOKENS if fam.startswith("qa")
+                       else min(ANSWER_TOKENS, len(tok.encode_text(expected)) + 8))
             while True:
                 notes = data.interleave_notes(rng, distract, needed)
                 try:

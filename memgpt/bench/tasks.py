@@ -56,7 +56,6 @@ NIAH_KEYS = 4      # niah_multikey: the asked key plus 3 distractor keys
 NIAH_VALUES = 4    # niah_multivalue
 NIAH_QUERIES = 4   # niah_multiquery
 BABI_EVENTS = {"qa1": 8, "qa2": 10, "qa3": 14}
-BABI_ANSWER_TOKENS = 40  # qa2's reply names the two notes it chains: up to 34 tokens
 CHAT_FACTS = 3     # personal facts stated per chat; one is asked
 REPLY_TOKENS = 32  # most tokens per assistant reply in `chat` (notes included)
 REPLY_PLAN = 16    # tokens a reply is counted as when the chat is planned to a length
@@ -370,7 +369,7 @@ def _babi(tok, task, length, index, depth, rng):
         words = events[i].note.split()
         ids.append([words[0], words[-1]])  # person and place, or person and object
     return _doc_sample(tok, task, length, index, depth, filler_sentences(NATURAL, rng), needles, q, a,
-                       [events[i].sentence for i in sup], ids, main=last, answer_tokens=BABI_ANSWER_TOKENS)
+                       [events[i].sentence for i in sup], ids, main=last, answer_tokens=data.BABI_REPLY_TOKENS)
 
 
 def _chat(tok, task, length, index, depth, rng):

@@ -255,3 +255,19 @@ def test_babi_answers_copy_the_notes_tokens(tok):
     place = tok.encode_text(" garden")
     note, reply = tok.encode_text("Mary is in the garden"), tok.encode_text(data.babi_reply("Where is Mary?", "garden"))
     assert note[-len(place):] == place and reply[-len(place) - 1:-1] == place  # then the "."
+
+
+def test_multi_needle_cases_ask_as_many_as_the_benchmark():
+    """The benchmark asks 4 values (multivalue) and 4 keys (multiquery), as RULER does; a corpus
+    that stops at 3 leaves the model to answer a 4th it never learned to reach."""
+    from memgpt.bench import tasks
+    rng = random.Random(5)
+    for multivalue, asked in ((True, tasks.NIAH_VALUES), (False, tasks.NIAH_QUERIES)):
+        sizes = set()
+        for _ in range(200):
+            facts, [(q, a)] = data._multi_needle(rng, "train", multivalue)
+            assert a == ", ".join(f.qa[0][1] for f in facts)
+            keys = {f.note.split("magic number for ")[1].rsplit(":", 1)[0] for f in facts}
+            assert len(keys) == (1 if multivalue else len(facts)) and all(k in q for k in keys)
+            sizes.add(len(facts))
+        assert sizes == set(range(2, asked + 1)), (multivalue, sizes)

@@ -495,13 +495,16 @@ def reading_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "t
     return row.done()
 
 
+MULTI_NEEDLES = 4  # most values (multivalue) or keys (multiquery) asked at once: RULER asks 4
+
+
 def _multi_needle(rng: random.Random, split: str, multivalue: bool) -> tuple[list[Fact], list[tuple[str, str]]]:
     """Several magic numbers asked at once: for one key (multivalue) or for several (multiquery)."""
     if multivalue:
         key = niah_key(rng, split)
-        fs = [niah_fact(rng, split, key) for _ in range(rng.randint(2, 4))]
+        fs = [niah_fact(rng, split, key) for _ in range(rng.randint(2, MULTI_NEEDLES))]
         return fs, [(multivalue_question(key), ", ".join(f.qa[0][1] for f in fs))]
-    fs = [niah_fact(rng, split) for _ in range(rng.randint(2, 3))]
+    fs = [niah_fact(rng, split) for _ in range(rng.randint(2, MULTI_NEEDLES))]
     keys = [f.note.split("magic number for ")[1].rsplit(":", 1)[0] for f in fs]
     return fs, [(multiquery_question(keys), ", ".join(f.qa[0][1] for f in fs))]
 

@@ -271,3 +271,24 @@ def test_multi_needle_cases_ask_as_many_as_the_benchmark():
             assert len(keys) == (1 if multivalue else len(facts)) and all(k in q for k in keys)
             sizes.add(len(facts))
         assert sizes == set(range(2, asked + 1)), (multivalue, sizes)
+
+
+def test_two_statements_in_one_sentence_get_a_note_each(tok):
+    """Users say "My name is Ada and I live in Lisbon.": chats hold such joined statements, and
+    the assistant turn after one still files both facts."""
+    rng = random.Random(0)
+    said = {data.user_statement(rng, ["My name is Ada.", "I live in Lisbon."]) for _ in range(50)}
+    assert said == {"My name is Ada. I live in Lisbon.", "My name is Ada and I live in Lisbon."}
+    said = {data.user_statement(rng, ["I'm Bo.", "My pet is a cat."]) for _ in range(50)}
+    assert said == {"I'm Bo. My pet is a cat.", "I'm Bo and my pet is a cat."}
+    joined = 0
+    for seed in range(40):
+        text = tok.decode(data.chat_row(tok, random.Random(seed), 512)[0])
+        turns = r"<\|user\|>([^<]*)<\|end\|><\|assistant\|>((?:<\|scratch\|>[^<]*<\|/scratch\|>)*)[^<]*<\|end\|>"
+        for said, notes in re.findall(turns, text):
+            assert not re.search(r"(, | and )(My|You|Call) ", said), said  # "By the way, my ..."
+            said = said.removeprefix("Oh, and ")
+            if " and " in said and ". " not in said:  # one sentence, two statements
+                joined += 1
+                assert notes.count("<|scratch|>") == 2, (said, notes)
+    assert joined >= 5

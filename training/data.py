@@ -601,6 +601,19 @@ def answering_row(tok: Tokenizer, rng: random.Random, length: int, split: str = 
     return row.done()
 
 
+def user_statement(rng: random.Random, sentences: list[str]) -> str:
+    """Two statements as a user says them: one after the other, or in one sentence joined by
+    "and" ("My name is Ada and I live in Lisbon."), which still deserves a note for each."""
+    if len(sentences) == 2 and rng.random() < 0.4:
+        return f"{sentences[0][:-1]} and {mid_sentence(sentences[1])}"
+    return " ".join(sentences)
+
+
+def mid_sentence(s: str) -> str:
+    """A statement as it reads after "and" or "By the way,": "my pet is ...", but "I live ..."."""
+    return s if s.startswith(("I ", "I'm ")) else s[0].lower() + s[1:]
+
+
 def chat_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "train") -> tuple[list[int], list[int]]:
     """A chat: earlier facts in the `<|mem|>` block, new facts stated (assistant notes them), and
     questions answered from the block or from what was said in the window."""
@@ -615,9 +628,10 @@ def chat_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "trai
         r = rng.random()
         if r < 0.4:  # state 1-2 facts
             fs = [chat_fact(rng, split, slot[0]) for slot in rng.sample(CHAT_SLOTS, rng.randint(1, 2))]
-            msg = " ".join(f.sentence for f in fs)
+            msg = user_statement(rng, [f.sentence for f in fs])
             if rng.random() < 0.3:
-                msg = rng.choice(["Hi! ", "Hello. ", "By the way, ", "Oh, and "]) + msg
+                lead = rng.choice(["Hi! ", "Hello. ", "By the way, ", "Oh, and "])
+                msg = lead + (msg if lead.endswith(("! ", ". ")) else mid_sentence(msg))
             name = next((f for f in fs if f.family == "chat_name"), None)
             if name is not None and rng.random() < 0.5:
                 ack = _ACKS[0].format(v=name.note.split(": ", 1)[1])

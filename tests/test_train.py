@@ -35,7 +35,8 @@ def metrics(out):
 
 
 def test_five_steps_lower_the_loss(shards, tmp_path, tok):
-    cfg = tiny(shards, tmp_path, max_tokens=5 * 4 * 32, lr=1e-2, warmup_tokens=1, eval_every=5)
+    # lr 3e-2: over five corpus draws the drop was 0.22-1.2 (at 1e-2 one draw moved only 0.03)
+    cfg = tiny(shards, tmp_path, max_tokens=5 * 4 * 32, lr=3e-2, warmup_tokens=1, eval_every=5)
     torch.manual_seed(cfg.seed)  # the trainer seeds the same way, so this is its initial model
     init, _ = build_model(cfg, tok, torch.device("cpu"))
     val = Shards([os.path.join(shards, "val_0000")])

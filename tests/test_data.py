@@ -267,7 +267,7 @@ def test_multi_needle_cases_ask_as_many_as_the_benchmark():
         for _ in range(200):
             facts, [(q, a)] = data._multi_needle(rng, "train", multivalue)
             assert a == ", ".join(f.qa[0][1] for f in facts)
-            keys = {f.note.split("magic number for ")[1].rsplit(":", 1)[0] for f in facts}
+            keys = {data.niah_note_key(f.note) for f in facts}
             assert len(keys) == (1 if multivalue else len(facts)) and all(k in q for k in keys)
             sizes.add(len(facts))
         assert sizes == set(range(2, asked + 1)), (multivalue, sizes)
@@ -277,10 +277,10 @@ def test_two_statements_in_one_sentence_get_a_note_each(tok):
     """Users say "My name is Ada and I live in Lisbon.": chats hold such joined statements, and
     the assistant turn after one still files both facts."""
     rng = random.Random(0)
-    said = {data.user_statement(rng, ["My name is Ada.", "I live in Lisbon."]) for _ in range(50)}
-    assert said == {"My name is Ada. I live in Lisbon.", "My name is Ada and I live in Lisbon."}
-    said = {data.user_statement(rng, ["I'm Bo.", "My pet is a cat."]) for _ in range(50)}
-    assert said == {"I'm Bo. My pet is a cat.", "I'm Bo and my pet is a cat."}
+    forms = {data.user_statement(rng, ["My name is Ada.", "I live in Lisbon."]) for _ in range(50)}
+    assert forms == {"My name is Ada. I live in Lisbon.", "My name is Ada and I live in Lisbon."}
+    forms = {data.user_statement(rng, ["I'm Bo.", "My pet is a cat."]) for _ in range(50)}
+    assert forms == {"I'm Bo. My pet is a cat.", "I'm Bo and my pet is a cat."}
     joined = 0
     for seed in range(40):
         text = tok.decode(data.chat_row(tok, random.Random(seed), 512)[0])

@@ -225,6 +225,11 @@ def niah_fact(rng: random.Random, split: str, key: str | None = None) -> Fact:
                 [(q, v)])
 
 
+def niah_note_key(note: str) -> str:
+    """The KEY of a "magic number for KEY: VALUE" note."""
+    return note.split("magic number for ", 1)[1].rsplit(":", 1)[0]
+
+
 def multivalue_question(key: str) -> str:
     return f"What are all the special magic numbers for {key} mentioned in the provided text?"
 
@@ -505,7 +510,7 @@ def _multi_needle(rng: random.Random, split: str, multivalue: bool) -> tuple[lis
         fs = [niah_fact(rng, split, key) for _ in range(rng.randint(2, MULTI_NEEDLES))]
         return fs, [(multivalue_question(key), ", ".join(f.qa[0][1] for f in fs))]
     fs = [niah_fact(rng, split) for _ in range(rng.randint(2, MULTI_NEEDLES))]
-    keys = [f.note.split("magic number for ")[1].rsplit(":", 1)[0] for f in fs]
+    keys = [niah_note_key(f.note) for f in fs]
     return fs, [(multiquery_question(keys), ", ".join(f.qa[0][1] for f in fs))]
 
 

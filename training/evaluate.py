@@ -85,7 +85,7 @@ def _family_case(family: str, rng: random.Random) -> tuple[list[str], tuple[str,
         return [f.note for f in fs], (data.multivalue_question(key), ", ".join(f.qa[0][1] for f in fs))
     if family == "niah_multiquery":
         fs = [data.niah_fact(rng, SPLIT) for _ in range(rng.randint(2, 3))]
-        keys = [f.note.split("magic number for ")[1].rsplit(":", 1)[0] for f in fs]
+        keys = [data.niah_note_key(f.note) for f in fs]
         return [f.note for f in fs], (data.multiquery_question(keys), ", ".join(f.qa[0][1] for f in fs))
     if family.startswith("chat_"):
         f = data.chat_fact(rng, SPLIT, family[5:])

@@ -60,6 +60,18 @@ def test_fresh_words_spell_every_vocabulary_piece(tok):
         [data.pseudo_word(random.Random(s), "test").capitalize() for s in range(50)]
 
 
+def test_held_out_words_are_spelt_from_trained_pieces(tok):
+    """Every piece of every held-out pool word (bAbI's "bathroom" is " b" + "ath" + "ro" + "om",
+    "amber" is " a" + "mber") starts or continues some fresh training word, so the model has
+    copied each piece before; with two-letter pieces only, "amber" came back as "ismber"."""
+    pieces = data.word_pieces(tok)
+    starts, cont = set(pieces.lead) | set(pieces.names), set(pieces.cont)
+    for pool in (data._PEOPLE, data._PLACES, data._OBJECTS, data.COLOURS, data._FOODS, data._JOBS, data._PETS):
+        for w in data._pool(pool, "test"):
+            first, *rest = [tok.decode([i]) for i in tok.encode_text(" " + w)]
+            assert first[1:] in starts and set(rest) <= cont, (w, first, rest)
+
+
 def test_reading_masks(tok):
     """Document text is a target (the model learns where not to open a note), notes are key targets."""
     ids, mask = data.reading_row(tok, random.Random(1), 1024)

@@ -72,11 +72,13 @@ def word_pieces(tok: Tokenizer) -> Pieces:
         if i in tok.control_ids:
             continue
         s = tok.decode_bytes([i]).decode("utf-8", "replace")
-        if re.fullmatch(r" [a-z]{2,}", s):
+        # one-letter pieces too: held-out "amber" is " a" + "mber", and a syllable word never
+        # starts with a vowel piece, so without them " a" is only ever the article
+        if re.fullmatch(r" [a-z]+", s):
             lead.append(s[1:])
-        elif re.fullmatch(r"[a-z]{2,}", s):
+        elif re.fullmatch(r"[a-z]+", s):
             cont.append(s)
-        elif re.fullmatch(r" [A-Z][a-z]+", s):
+        elif re.fullmatch(r" [A-Z][a-z]*", s):
             names.append(s[1:])
     return Pieces(tuple(lead), tuple(cont), tuple(names))
 

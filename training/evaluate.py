@@ -155,8 +155,7 @@ def _required(f: data.Fact) -> list[str]:
     if f.family == "passkey":
         return [f.note.split(": ")[1]]
     if f.family == "niah":
-        key, v = f.note[len("magic number for "):].rsplit(": ", 1)
-        return [key, v]
+        return [data.niah_note_key(f.note), f.note.rsplit(": ", 1)[1]]
     if f.family == "babi":
         return [f.note.split()[0], f.note.split()[-1]]
     return [f.note.split(": ", 1)[1]]

@@ -10,20 +10,20 @@ import random
 import time
 
 import memgpt
-from memgpt.training import data, filler
+from memgpt.bench import facts, filler
 
 
 def build_document(rng: random.Random, n_tokens: int, tok) -> tuple[str, list[tuple[str, str]]]:
     """Held-out filler (never trained on) with three facts at random depths; returns questions."""
-    facts = [data.passkey_fact(rng, "test"), data.niah_fact(rng, "test"), data.chat_fact(rng, "test", "name")]
+    placed = [facts.passkey_fact(rng, "test"), facts.niah_fact(rng, "test"), facts.chat_fact(rng, "test", "name")]
     sents, total = [], 0
     while total < n_tokens:
         s = " ".join(filler.passage("legal", rng, 10))
         total += len(tok.encode_text(s)) + 1
         sents.append(s)
-    for f in facts:
+    for f in placed:
         sents.insert(rng.randint(0, len(sents) - 1), f.sentence)
-    qa = [f.qa[0] for f in facts]
+    qa = [f.qa[0] for f in placed]
     return " ".join(sents), qa
 
 

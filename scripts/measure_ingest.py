@@ -30,7 +30,7 @@ from memgpt.controller import Engine, EngineConfig
 from memgpt.memory.store import NoteStore
 from memgpt.model import GPT, GPTConfig, amp_context
 from memgpt.tokenizer import Tokenizer
-from memgpt.training import filler
+from memgpt.bench import filler
 
 
 def held_out_text(tok: Tokenizer, n_tokens: int, style: str, seed: int) -> str:

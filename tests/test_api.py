@@ -116,3 +116,12 @@ def test_module_generate_uses_default_loaded_once(monkeypatch, ckpt):
 def test_import_memory_does_not_import_torch():
     code = "import sys, memgpt.memory, memgpt.cli; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_core_imports_neither_training_nor_demos():
+    """DESIGN §2: the dependencies run one way. The benchmark is core, so its facts and filler
+    live there too, and the training corpus imports them, never the reverse."""
+    code = ("import sys, memgpt, memgpt.api, memgpt.cli, memgpt.bench.runner, memgpt.bench.plots, memgpt.bench.cost; "
+            "bad = [m for m in sys.modules if m.startswith(('memgpt.training', 'memgpt.demos'))]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)

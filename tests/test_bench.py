@@ -12,15 +12,14 @@ import pytest
 import torch
 
 from memgpt.bench import methods as bench_methods
-from memgpt.bench import runner, tasks
+from memgpt.bench import facts, filler, runner, tasks
 from memgpt.bench.methods import Setup, chunk_text, needles_hit, tail_text
+from memgpt.bench.score import score
 from memgpt.bench.tasks import make_sample, parse_length
 from memgpt.checkpoint import load_checkpoint, save_checkpoint
 from memgpt.controller import EngineConfig
 from memgpt.model import GPT, GPTConfig
 from memgpt.tokenizer import Tokenizer
-from memgpt.training import data, filler
-from memgpt.training.evaluate import score
 
 GRASS_RUN = " ".join(filler.GRASS)
 REQUIRED = ("task", "method", "length", "depth", "correct", "answer", "expected", "notes_written", "retrieval_hit",
@@ -185,7 +184,7 @@ def _replay_babi(doc: str):
             hist.setdefault(o, []).append(where)
 
     for who, verb, what in BABI.findall(doc):
-        if what in data.BABI_PLACES:
+        if what in facts.BABI_PLACES:
             loc[who] = what
             for o, h in holder.items():
                 if h == who:
@@ -205,8 +204,8 @@ def test_babi_story_in_natural_filler_answers_the_latest_state(tok, task):
         s = make_sample(tok, task, 1500, i, i / 3)
         story = BABI.findall(s.document)
         assert len(story) == tasks.BABI_EVENTS[task]
-        assert {w for w, _, _ in story} <= set(data.BABI_PEOPLE)  # bAbI's own vocabulary
-        assert {x for _, _, x in story} <= set(data.BABI_PLACES) | set(data.BABI_OBJECTS)
+        assert {w for w, _, _ in story} <= set(facts.BABI_PEOPLE)  # bAbI's own vocabulary
+        assert {x for _, _, x in story} <= set(facts.BABI_PLACES) | set(facts.BABI_OBJECTS)
         assert "The grass is green." not in s.document and any(x in s.document for x in filler._legal())
         loc, hist = _replay_babi(s.document)
         if task == "qa1":
@@ -230,8 +229,8 @@ def test_chat_sample(tok):
         fact = s.support[0]
         assert fact in s.turns and s.expected in fact
         i = s.turns.index(fact)
-        statements = [st for _, sts, _, _, _ in data.CHAT_SLOTS for st in sts]
-        questions = [q for _, _, _, qs, _ in data.CHAT_SLOTS for q in qs]
+        statements = [st for _, sts, _, _, _ in facts.CHAT_SLOTS for st in sts]
+        questions = [q for _, _, _, qs, _ in facts.CHAT_SLOTS for q in qs]
 
         def is_statement(t: str) -> bool:
             return any(re.fullmatch(re.escape(st).replace(re.escape("{v}"), ".+"), t) for st in statements)
@@ -275,7 +274,7 @@ def test_scoring_and_needles(tok):
     assert score(chain.format("garden"), "office") == 1.0  # why the bAbI scores need last_sentence
     assert score("Daniel has the milk. Daniel is in the off", "office", last_sentence=True) == 0.0
     s = make_sample(tok, "qa3", 1000, 0, 0.5)
-    moves = [(p, x) for p, x in s.needles if x in data.BABI_PLACES]
+    moves = [(p, x) for p, x in s.needles if x in facts.BABI_PLACES]
     assert 0 < len(moves) < len(s.needles)
     assert needles_hit(s, [f"{p} is in the {x}" for p, x in moves]) == len(moves) / len(s.needles)
     assert needles_hit(s, [f"Somebody is in the {x}" for _, x in moves] + [p for p, _ in moves]) == 0.0

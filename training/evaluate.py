@@ -19,15 +19,16 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
 import time
 
 import torch
 
+from memgpt.bench import facts, filler
+from memgpt.bench.score import score
 from memgpt.checkpoint import load_checkpoint
 from memgpt.model import KVCache
 from memgpt.tokenizer import Tokenizer
-from memgpt.training import data, filler
+from memgpt.training import data
 
 SPLIT = "test"
 HELDOUT = filler.HELDOUT_STYLES[0]
@@ -52,48 +53,35 @@ def greedy(model, tok: Tokenizer, ids: list[int], max_new: int = ANSWER_TOKENS) 
     return tok.decode(out).strip()
 
 
-def score(answer: str, expected: str, last_sentence: bool = False) -> float:
-    """Fraction of the expected comma-separated values present in the answer (RULER's metric).
-
-    last_sentence: look only in the answer's last sentence. bAbI replies name the notes they
-    chain before the answer ("Daniel has the milk. Daniel is in the office. The milk is in the
-    office."): only the conclusion counts, not a place met on the way.
-    """
-    if last_sentence:
-        answer = re.split(r"(?<=\.)\s+", answer.strip())[-1]
-    parts = [p.strip() for p in expected.split(",") if p.strip()]
-    return sum(p.lower() in answer.lower() for p in parts) / len(parts)
-
-
 # ---- answers from a <|mem|> block ---------------------------------------------------------------
 
 def _family_case(family: str, rng: random.Random) -> tuple[list[str], tuple[str, str]]:
     """(needed notes in order, (question, expected)) for one family, from the test pools."""
     if family == "passkey":
-        f = data.passkey_fact(rng, SPLIT)
+        f = facts.passkey_fact(rng, SPLIT)
         return [f.note], ("What is the pass key?", f.qa[0][1])
     if family in ("niah_single", "niah_multikey"):
-        f = data.niah_fact(rng, SPLIT)
+        f = facts.niah_fact(rng, SPLIT)
         notes = [f.note]
         if family == "niah_multikey":  # distractor needles: other keys' magic numbers
-            notes += [data.niah_fact(rng, SPLIT).note for _ in range(3)]
+            notes += [facts.niah_fact(rng, SPLIT).note for _ in range(3)]
             rng.shuffle(notes)
         return notes, f.qa[0]
     if family == "niah_multivalue":
-        key = data.niah_key(rng, SPLIT)
-        fs = [data.niah_fact(rng, SPLIT, key) for _ in range(rng.randint(2, 4))]
-        return [f.note for f in fs], (data.multivalue_question(key), ", ".join(f.qa[0][1] for f in fs))
+        key = facts.niah_key(rng, SPLIT)
+        fs = [facts.niah_fact(rng, SPLIT, key) for _ in range(rng.randint(2, 4))]
+        return [f.note for f in fs], (facts.multivalue_question(key), ", ".join(f.qa[0][1] for f in fs))
     if family == "niah_multiquery":
-        fs = [data.niah_fact(rng, SPLIT) for _ in range(rng.randint(2, 3))]
-        keys = [data.niah_note_key(f.note) for f in fs]
-        return [f.note for f in fs], (data.multiquery_question(keys), ", ".join(f.qa[0][1] for f in fs))
+        fs = [facts.niah_fact(rng, SPLIT) for _ in range(rng.randint(2, 3))]
+        keys = [facts.niah_note_key(f.note) for f in fs]
+        return [f.note for f in fs], (facts.multiquery_question(keys), ", ".join(f.qa[0][1] for f in fs))
     if family.startswith("chat_"):
-        f = data.chat_fact(rng, SPLIT, family[5:])
+        f = facts.chat_fact(rng, SPLIT, family[5:])
         q, a = rng.choice(f.qa)
         return [f.note], (q, a.rsplit(" ", 1)[-1].rstrip(".") if family != "chat_birthday" else a.split(" is ")[-1].rstrip("."))
     if family in ("qa1", "qa2", "qa3"):
         while True:
-            w = data.BabiWorld(rng, SPLIT, babi_vocab=True)
+            w = facts.BabiWorld(rng, SPLIT, babi_vocab=True)
             notes = [w.step("move" if family == "qa1" else "all").note for _ in range(rng.randint(4, 12))]
             qs = w.questions()[family]
             if qs:
@@ -102,7 +90,7 @@ def _family_case(family: str, rng: random.Random) -> tuple[list[str], tuple[str,
 
 
 ANSWER_FAMILIES = ("passkey", "niah_single", "niah_multikey", "niah_multivalue", "niah_multiquery",
-                   *(f"chat_{s[0]}" for s in data.CHAT_SLOTS), "qa1", "qa2", "qa3")
+                   *(f"chat_{s[0]}" for s in facts.CHAT_SLOTS), "qa1", "qa2", "qa3")
 
 
 def answer_window(tok: Tokenizer, notes: list[str], recent: str, question: str, block_size: int,
@@ -131,7 +119,7 @@ def eval_answers(model, tok: Tokenizer, n: int, seed: int, distractors: int = 10
             needed, (q, expected) = _family_case(fam, rng)
             distract = data._distractor_notes(rng, SPLIT, distractors, needed)
             ctx = " ".join(filler.passage(HELDOUT, rng, 2))
-            max_new = (data.BABI_REPLY_TOKENS if fam.startswith("qa")
+            max_new = (facts.BABI_REPLY_TOKENS if fam.startswith("qa")
                        else min(ANSWER_TOKENS, len(tok.encode_text(expected)) + 8))
             while True:
                 notes = data.interleave_notes(rng, distract, needed)
@@ -150,12 +138,12 @@ def eval_answers(model, tok: Tokenizer, n: int, seed: int, distractors: int = 10
 
 # ---- notes written while reading ----------------------------------------------------------------
 
-def _required(f: data.Fact) -> list[str]:
+def _required(f: facts.Fact) -> list[str]:
     """Strings a well-formed note for this fact must hold (its key and value)."""
     if f.family == "passkey":
         return [f.note.split(": ")[1]]
     if f.family == "niah":
-        return [data.niah_note_key(f.note), f.note.rsplit(": ", 1)[1]]
+        return [facts.niah_note_key(f.note), f.note.rsplit(": ", 1)[1]]
     if f.family == "babi":
         return [f.note.split()[0], f.note.split()[-1]]
     return [f.note.split(": ", 1)[1]]
@@ -167,22 +155,22 @@ def eval_notes(bot_factory, tok: Tokenizer, n_docs: int, facts_per_doc: int, see
     hits = n_facts = good_notes = n_notes = 0
     for _ in range(n_docs):
         bot = bot_factory()
-        facts, parts = [], []
-        world = data.BabiWorld(rng, SPLIT, babi_vocab=True)
+        placed, parts = [], []
+        world = facts.BabiWorld(rng, SPLIT, babi_vocab=True)
         sents = filler.passage(HELDOUT, rng, facts_per_doc * 6)
         for i, s in enumerate(sents):
             parts.append(s)
             if i % 6 == 5:
                 r = rng.random()
-                f = (data.passkey_fact(rng, SPLIT) if r < 0.25 else data.niah_fact(rng, SPLIT) if r < 0.5
-                     else world.step("move") if r < 0.75 else data.chat_fact(rng, SPLIT))
-                facts.append(f)
+                f = (facts.passkey_fact(rng, SPLIT) if r < 0.25 else facts.niah_fact(rng, SPLIT) if r < 0.5
+                     else world.step("move") if r < 0.75 else facts.chat_fact(rng, SPLIT))
+                placed.append(f)
                 parts.append(f.sentence)
         notes = [nt.text for nt in bot.ingest(" ".join(parts))]
-        n_facts += len(facts)
+        n_facts += len(placed)
         n_notes += len(notes)
         used: set[int] = set()
-        for f in facts:
+        for f in placed:
             req = _required(f)
             j = next((j for j, nt in enumerate(notes) if j not in used and all(r in nt for r in req)), None)
             if j is not None:

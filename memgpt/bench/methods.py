@@ -37,8 +37,8 @@ from memgpt.memory.note import Note
 from memgpt.memory.store import NoteStore
 from memgpt.model import GPT
 from memgpt.tokenizer import Tokenizer
-from memgpt.training.evaluate import score
 
+from .score import score
 from .tasks import METHODS, REPLY_TOKENS, Sample
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")

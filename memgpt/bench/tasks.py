@@ -2,7 +2,7 @@
 
 Every sample is a pure function of (task, length, index, depth, seed): the same document, the
 same chat turns and the same question reach every method. Facts come from the test pools of
-`memgpt.training.data` (never trained on); natural filler is the held-out `legal` style.
+`memgpt.bench.facts` (never trained on); natural filler is the held-out `legal` style.
 
 Tasks (DESIGN §6):
     passkey            Mohtashami & Jaggi (2023): "The pass key is K. Remember it. K is the pass
@@ -43,8 +43,8 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
 
+from memgpt.bench import facts, filler
 from memgpt.tokenizer import Tokenizer
-from memgpt.training import data, filler
 
 SPLIT = "test"
 NATURAL = filler.HELDOUT_STYLES[0]  # "legal": never seen in training
@@ -250,7 +250,7 @@ def _doc_sample(tok: Tokenizer, task: str, length: int, index: int, depth: float
 
 
 def _passkey(tok, task, length, index, depth, rng, style):
-    f = data.passkey_fact(rng, SPLIT)
+    f = facts.passkey_fact(rng, SPLIT)
     k = f.qa[0][1]
     return _doc_sample(tok, task, length, index, depth, filler_sentences(style, rng), [(depth, f.sentence)],
                        "What is the pass key?", k, [f.sentence], [[k]], head=[PASSKEY_PREAMBLE])
@@ -260,7 +260,7 @@ def _keys(rng: random.Random, n: int, exclude: Sequence[str] = ()) -> list[str]:
     """n distinct fresh RULER keys, none of them in `exclude`."""
     keys: list[str] = []
     while len(keys) < n:
-        k = data.niah_key(rng, SPLIT)
+        k = facts.niah_key(rng, SPLIT)
         if k not in keys and k not in exclude:
             keys.append(k)
     return keys
@@ -269,21 +269,21 @@ def _keys(rng: random.Random, n: int, exclude: Sequence[str] = ()) -> list[str]:
 def _niah(tok, task, length, index, depth, rng):
     if task in ("niah_single", "niah_multikey", "niah_multikey_2"):
         key = _keys(rng, 1)[0]
-        f = data.niah_fact(rng, SPLIT, key)
+        f = facts.niah_fact(rng, SPLIT, key)
         q, v = f.qa[0]
         needles = [(depth, f.sentence)]
         if task == "niah_multikey":  # distractor needles of other keys, at random depths
-            needles += [(rng.random(), data.niah_fact(rng, SPLIT, k).sentence) for k in _keys(rng, NIAH_KEYS - 1, [key])]
+            needles += [(rng.random(), facts.niah_fact(rng, SPLIT, k).sentence) for k in _keys(rng, NIAH_KEYS - 1, [key])]
         haystack = _needle_haystack(rng, key) if task == "niah_multikey_2" else filler_sentences(NOISE, rng)
         return _doc_sample(tok, task, length, index, depth, haystack, needles, q, v, [f.sentence], [[v]])
     if task == "niah_multivalue":
         key = _keys(rng, 1)[0]
         fs = _distinct_values(rng, [key] * NIAH_VALUES)
-        question = data.multivalue_question(key)
+        question = facts.multivalue_question(key)
     elif task == "niah_multiquery":
         keys = _keys(rng, NIAH_QUERIES)
         fs = _distinct_values(rng, keys)
-        question = data.multiquery_question(keys)
+        question = facts.multiquery_question(keys)
     else:
         raise ValueError(task)
     # the first needle asked about sits at the depth, the others anywhere
@@ -294,11 +294,11 @@ def _niah(tok, task, length, index, depth, rng):
                        ", ".join(vals), [fs[i].sentence for i in order], [[v] for v in vals], answer_tokens=64)
 
 
-def _distinct_values(rng: random.Random, keys: list[str]) -> list[data.Fact]:
+def _distinct_values(rng: random.Random, keys: list[str]) -> list[facts.Fact]:
     """One needle per key, all values different (a repeated value would be scored twice)."""
-    fs: list[data.Fact] = []
+    fs: list[facts.Fact] = []
     while len(fs) < len(keys):
-        f = data.niah_fact(rng, SPLIT, keys[len(fs)])
+        f = facts.niah_fact(rng, SPLIT, keys[len(fs)])
         if all(f.qa[0][1] != g.qa[0][1] for g in fs):
             fs.append(f)
     return fs
@@ -308,20 +308,20 @@ def _needle_haystack(rng: random.Random, key: str) -> Iterator[str]:
     """Endless needles of other keys (RULER's "needle" haystack); a key is never reused."""
     used = {key}
     while True:
-        k = data.niah_key(rng, SPLIT)
+        k = facts.niah_key(rng, SPLIT)
         if k in used:
             continue
         used.add(k)
-        yield data.niah_fact(rng, SPLIT, k).sentence
+        yield facts.niah_fact(rng, SPLIT, k).sentence
 
 
-def _babi_story(rng: random.Random, task: str) -> tuple[list[data.Fact], str, str, list[int]]:
+def _babi_story(rng: random.Random, task: str) -> tuple[list[facts.Fact], str, str, list[int]]:
     """Events of a bAbI world and one question about its final state:
     (events, question, answer, indices of the supporting events)."""
     kinds = "move" if task == "qa1" else "all"
     while True:
-        w = data.BabiWorld(rng, SPLIT, babi_vocab=True)
-        events: list[data.Fact] = []
+        w = facts.BabiWorld(rng, SPLIT, babi_vocab=True)
+        events: list[facts.Fact] = []
         last_move: dict[str, int] = {}
         last_get: dict[str, int] = {}
         support_now: dict[str, list[int]] = {}      # object -> events fixing its current place
@@ -369,13 +369,13 @@ def _babi(tok, task, length, index, depth, rng):
         words = events[i].note.split()
         ids.append([words[0], words[-1]])  # person and place, or person and object
     return _doc_sample(tok, task, length, index, depth, filler_sentences(NATURAL, rng), needles, q, a,
-                       [events[i].sentence for i in sup], ids, main=last, answer_tokens=data.BABI_REPLY_TOKENS)
+                       [events[i].sentence for i in sup], ids, main=last, answer_tokens=facts.BABI_REPLY_TOKENS)
 
 
 def _chat(tok, task, length, index, depth, rng):
-    slots = rng.sample([s[0] for s in data.CHAT_SLOTS], CHAT_FACTS)
-    facts = [data.chat_fact(rng, SPLIT, s) for s in slots]
-    asked, others = facts[0], facts[1:]
+    slots = rng.sample([s[0] for s in facts.CHAT_SLOTS], CHAT_FACTS)
+    stated = [facts.chat_fact(rng, SPLIT, s) for s in slots]
+    asked, others = stated[0], stated[1:]
     value = asked.note.split(": ", 1)[1]
     question = rng.choice(asked.qa)[0]
 

@@ -58,6 +58,22 @@ def test_held_out_words_are_spelt_from_trained_pieces(tok):
             assert first[1:] in starts and set(rest) <= cont, (w, first, rest)
 
 
+def test_fresh_words_start_with_one_letter_as_held_out_words_do(tok):
+    """A word the tokenizer never saw is cut into short pieces, so most held-out words start with
+    a one-letter piece (" h" + "all" + "w" + "ay"); fresh training words must too, or the model
+    learns to skip that letter when copying ("John is in theallway.")."""
+    def starts_with_letter(w):
+        return len(tok.decode(tok.encode_text(" " + w)[:1]).strip()) == 1
+
+    held_out = [w for pool in (facts._PEOPLE, facts._PLACES, facts._OBJECTS, facts.COLOURS, facts._FOODS)
+                for w in facts._pool(pool, "test")]
+    rng = data.CorpusRandom(0, data.word_pieces(tok))
+    for draw, low in ((facts.pseudo_word, 0.4), (facts.name_word, 0.5)):
+        fresh = [draw(rng, "train") for _ in range(2000)]
+        assert sum(map(starts_with_letter, fresh)) / len(fresh) > low, draw.__name__
+    assert sum(map(starts_with_letter, held_out)) / len(held_out) > 0.5  # why
+
+
 def test_reading_masks(tok):
     """Document text is a target (the model learns where not to open a note), notes are key targets."""
     ids, mask = data.reading_row(tok, random.Random(1), 1024)

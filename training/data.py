@@ -55,7 +55,8 @@ def word_pieces(tok: Tokenizer) -> Pieces:
             cont.append(s)
         elif re.fullmatch(r" [A-Z][a-z]*", s):
             names.append(s[1:])
-    return Pieces(tuple(lead), tuple(cont), tuple(names))
+    return Pieces(tuple(lead), tuple(cont), tuple(names), tuple(s for s in lead if len(s) == 1),
+                  tuple(s for s in names if len(s) == 1))
 
 
 def _babi_case(rng: random.Random, w: BabiWorld, kinds: str, events: tuple[int, int],

@@ -34,15 +34,23 @@ def _split_ok(s: str, split: str) -> bool:
 
 class Pieces(NamedTuple):
     """The vocabulary's letter pieces (see `word_pieces`), written without their leading space."""
-    lead: tuple[str, ...] = ()   # lower-case word starts
-    cont: tuple[str, ...] = ()   # continuations
-    names: tuple[str, ...] = ()  # capitalised word starts
+    lead: tuple[str, ...] = ()      # lower-case word starts
+    cont: tuple[str, ...] = ()      # continuations
+    names: tuple[str, ...] = ()     # capitalised word starts
+    letters: tuple[str, ...] = ()   # the one-letter ones among `lead` (" a" of "amber")
+    capitals: tuple[str, ...] = ()  # the one-letter ones among `names` (" M" of "Mary")
 
 
 NO_PIECES = Pieces()
 
 
 PIECE_SHARE = 0.8  # of fresh words spelt from vocabulary pieces, where the rng carries them
+# of piece-spelt words that start with a one-letter piece. A word the tokenizer never saw is cut
+# into short pieces: 60% of the held-out pool words start with one letter (bAbI's "hallway" is
+# " h" + "all" + "w" + "ay", every bAbI name too), the train pools' words 0.5%, fresh words drawn
+# uniformly from the starts 1.5%. The model then dropped that letter when copying ("John is in
+# theallway.", "Your favourite colour ismber.").
+LETTER_START_SHARE = 0.6
 
 
 def pseudo_word(rng: random.Random, split: str, syllables: tuple[int, int] = (2, 3)) -> str:
@@ -50,7 +58,7 @@ def pseudo_word(rng: random.Random, split: str, syllables: tuple[int, int] = (2,
     `CorpusRandom`, `PIECE_SHARE` of them are spelt from the vocabulary's pieces instead."""
     pieces = getattr(rng, "pieces", NO_PIECES)  # a plain rng (the evaluation's) has none
     if pieces.lead and pieces.cont and rng.random() < PIECE_SHARE:
-        return _spell(rng, split, pieces.lead, pieces.cont, syllables[1])
+        return _spell(rng, split, pieces.lead, pieces.letters, pieces.cont, syllables[1])
     while True:
         w = "".join(rng.choice(_CONS) + rng.choice(_VOW) for _ in range(rng.randint(*syllables)))
         if rng.random() < 0.5:
@@ -65,14 +73,17 @@ def name_word(rng: random.Random, split: str) -> str:
     piece (" Gret") that no capitalised lower-case word yields."""
     pieces = getattr(rng, "pieces", NO_PIECES)
     if pieces.names and pieces.cont and rng.random() < PIECE_SHARE:
-        return _spell(rng, split, pieces.names, pieces.cont, 3)
+        return _spell(rng, split, pieces.names, pieces.capitals, pieces.cont, 3)
     return pseudo_word(rng, split).capitalize()
 
 
-def _spell(rng: random.Random, split: str, starts: tuple[str, ...], cont: tuple[str, ...], parts: int) -> str:
-    """A word of one start piece and up to `parts - 1` continuations, at least 4 letters."""
+def _spell(rng: random.Random, split: str, starts: tuple[str, ...], letters: tuple[str, ...],
+           cont: tuple[str, ...], parts: int) -> str:
+    """A word of one start piece (a one-letter one for `LETTER_START_SHARE` of them) and up to
+    `parts - 1` continuations, at least 4 letters."""
     while True:
-        w = rng.choice(starts) + "".join(rng.choice(cont) for _ in range(rng.randint(0, parts - 1)))
+        first = rng.choice(letters) if letters and rng.random() < LETTER_START_SHARE else rng.choice(starts)
+        w = first + "".join(rng.choice(cont) for _ in range(rng.randint(0, parts - 1)))
         if len(w) >= 4 and _split_ok(w, split):
             return w
 

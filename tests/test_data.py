@@ -2,6 +2,7 @@ import random
 import re
 
 import numpy as np
+import pytest
 
 from memgpt.bench import facts
 from memgpt.tokenizer import CONTEXT, KEY, TEXT
@@ -72,6 +73,11 @@ def test_fresh_words_start_with_one_letter_as_held_out_words_do(tok):
         fresh = [draw(rng, "train") for _ in range(2000)]
         assert sum(map(starts_with_letter, fresh)) / len(fresh) > low, draw.__name__
     assert sum(map(starts_with_letter, held_out)) / len(held_out) > 0.5  # why
+    # `memgpt data --letter-start-share` sets the share per corpus; 0 draws starts uniformly
+    rng = data.CorpusRandom(0, data.word_pieces(tok), letter_share=0.0)
+    assert sum(starts_with_letter(facts.pseudo_word(rng, "train")) for _ in range(2000)) / 2000 < 0.2
+    with pytest.raises(ValueError, match="letter_share"):
+        data.CorpusRandom(0, letter_share=1.5)
 
 
 def test_reading_masks(tok):

@@ -20,7 +20,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from memgpt.bench import filler
-from memgpt.bench.facts import (CHAT_SLOTS, NO_PIECES, BabiWorld, Fact, Pieces, chat_fact, multiquery_question,
+from memgpt.bench.facts import (CHAT_SLOTS, LETTER_START_SHARE, NO_PIECES, BabiWorld, Fact, Pieces, chat_fact, multiquery_question,
                                 multivalue_question, niah_fact, niah_key, niah_note_key, passkey_fact)
 from memgpt.tokenizer import CONTEXT, Tokenizer
 
@@ -29,11 +29,15 @@ from memgpt.tokenizer import CONTEXT, Tokenizer
 
 
 class CorpusRandom(random.Random):
-    """The corpus generator's rng, carrying the tokenizer's word pieces (see `word_pieces`)."""
+    """The corpus generator's rng, carrying the tokenizer's word pieces (see `word_pieces`) and
+    the share of piece-spelt words that start with a one-letter piece."""
 
-    def __init__(self, seed: int, pieces: Pieces = NO_PIECES):
+    def __init__(self, seed: int, pieces: Pieces = NO_PIECES, letter_share: float = LETTER_START_SHARE):
         super().__init__(seed)
+        if not 0.0 <= letter_share <= 1.0:
+            raise ValueError(f"letter_share must be in [0, 1], got {letter_share}")
         self.pieces = pieces
+        self.letter_share = letter_share
 
 
 @functools.lru_cache(maxsize=4)
@@ -342,8 +346,9 @@ def make_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "trai
     return ROW_KINDS[kind](tok, rng, length, split)
 
 
-def rows(tok: Tokenizer, seed: int, length: int, split: str = "train") -> Iterator[tuple[list[int], list[int]]]:
-    rng = CorpusRandom(seed, word_pieces(tok))
+def rows(tok: Tokenizer, seed: int, length: int, split: str = "train",
+         letter_share: float = LETTER_START_SHARE) -> Iterator[tuple[list[int], list[int]]]:
+    rng = CorpusRandom(seed, word_pieces(tok), letter_share)
     while True:
         yield make_row(tok, rng, length, split)
 
@@ -352,13 +357,14 @@ def rows(tok: Tokenizer, seed: int, length: int, split: str = "train") -> Iterat
 # shards on disk
 
 
-def write_shard(tok: Tokenizer, path: str, n_rows: int, length: int, seed: int, split: str = "train") -> None:
+def write_shard(tok: Tokenizer, path: str, n_rows: int, length: int, seed: int, split: str = "train",
+                letter_share: float = LETTER_START_SHARE) -> None:
     """`path.ids.npy` (n_rows, length) uint16 and `path.mask.npy` uint8; deterministic in seed."""
     if tok.n_vocab > 65535:
         raise ValueError("uint16 shards need a vocabulary under 65536 tokens")
     ids = np.zeros((n_rows, length), dtype=np.uint16)
     mask = np.zeros((n_rows, length), dtype=np.uint8)
-    it = rows(tok, seed, length, split)
+    it = rows(tok, seed, length, split, letter_share)
     for r in range(n_rows):
         i, m = next(it)
         ids[r], mask[r] = i, m
@@ -367,7 +373,8 @@ def write_shard(tok: Tokenizer, path: str, n_rows: int, length: int, seed: int, 
 
 
 def build_shards(tok: Tokenizer, out_dir: str, n_tokens: int, length: int, seed: int = 0,
-                 rows_per_shard: int = 4096, workers: int = 1) -> list[str]:
+                 rows_per_shard: int = 4096, workers: int = 1,
+                 letter_share: float = LETTER_START_SHARE) -> list[str]:
     """Write enough shards for `n_tokens` training tokens (plus one validation shard)."""
     from concurrent.futures import ProcessPoolExecutor
 
@@ -381,16 +388,17 @@ def build_shards(tok: Tokenizer, out_dir: str, n_tokens: int, length: int, seed:
     tok_dir = os.path.join(out_dir, "tokenizer")
     tok.save(tok_dir)
     with ProcessPoolExecutor(max_workers=workers) as ex:
-        futs = [ex.submit(_shard_job, tok_dir, p, rows_per_shard, length, s, sp) for p, s, sp in todo]
+        futs = [ex.submit(_shard_job, tok_dir, p, rows_per_shard, length, s, sp, letter_share) for p, s, sp in todo]
         for f in tqdm(futs, desc="shards"):
             f.result()
     with open(os.path.join(out_dir, "meta.json"), "w") as f:
-        json.dump({"length": length, "rows_per_shard": rows_per_shard, "seed": seed, "n_shards": n_shards}, f)
+        json.dump({"length": length, "rows_per_shard": rows_per_shard, "seed": seed, "n_shards": n_shards,
+                   "letter_share": letter_share}, f)
     return [j[0] for j in jobs]
 
 
-def _shard_job(tok_dir: str, path: str, n_rows: int, length: int, seed: int, split: str) -> None:
-    write_shard(Tokenizer.load(tok_dir), path, n_rows, length, seed, split)
+def _shard_job(tok_dir: str, path: str, n_rows: int, length: int, seed: int, split: str, letter_share: float) -> None:
+    write_shard(Tokenizer.load(tok_dir), path, n_rows, length, seed, split, letter_share)
 
 
 def tokenizer_training_text(n_chars: int, seed: int = 0) -> Iterator[str]:
@@ -417,9 +425,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--length", type=int, default=257, help="row length = block_size + 1")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--letter-start-share", type=float, default=LETTER_START_SHARE,
+                    help="share of fresh words spelt from pieces that start with a one-letter piece "
+                         "(default: %(default)s)")
     args = ap.parse_args(argv)
+    if not 0.0 <= args.letter_start_share <= 1.0:
+        ap.error(f"--letter-start-share must be in [0, 1], got {args.letter_start_share}")
     build_shards(Tokenizer.load(args.tokenizer), args.out, int(args.tokens), args.length, args.seed,
-                 workers=args.workers)
+                 workers=args.workers, letter_share=args.letter_start_share)
 
 
 if __name__ == "__main__":

@@ -48,10 +48,10 @@ PIECE_SHARE = 0.8  # of fresh words spelt from vocabulary pieces, where the rng 
 # of piece-spelt words that start with a one-letter piece. A word the tokenizer never saw is cut
 # into short pieces: 60% of the held-out pool words start with one letter (bAbI's "hallway" is
 # " h" + "all" + "w" + "ay", every bAbI name too), the train pools' words 0.5%, and fresh words
-# 12% (1.5% of the vocabulary's starts are one letter). The model then dropped that letter when copying ("John is in
-# theallway.", "Your favourite colour ismber."). The cost: each multi-letter start is rarer, and
-# stage 17, trained at 0.6, lost " bur" of "burritos" (README, stage 17); `memgpt data
-# --letter-start-share` sets it per corpus.
+# 12% (1.5% of the vocabulary's starts are one letter). The model then dropped that letter when
+# copying ("John is in theallway.", "Your favourite colour ismber."). The cost: each multi-letter
+# start is rarer, and stage 17, trained at 0.6, lost " bur" of "burritos" (README, stage 17);
+# `memgpt data --letter-start-share` sets it per corpus.
 LETTER_START_SHARE = 0.6
 
 
@@ -83,8 +83,8 @@ def _spell(rng: random.Random, split: str, starts: tuple[str, ...], letters: tup
            cont: tuple[str, ...], parts: int) -> str:
     """A word of one start piece (a one-letter one for the rng's `letter_share` of them,
     `LETTER_START_SHARE` by default) and up to `parts - 1` continuations, at least 4 letters."""
+    share = getattr(rng, "letter_share", LETTER_START_SHARE)
     while True:
-        share = getattr(rng, "letter_share", LETTER_START_SHARE)
         first = rng.choice(letters) if letters and rng.random() < share else rng.choice(starts)
         w = first + "".join(rng.choice(cont) for _ in range(rng.randint(0, parts - 1)))
         if len(w) >= 4 and _split_ok(w, split):

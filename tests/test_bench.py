@@ -156,6 +156,9 @@ def test_niah_multivalue_and_multiquery(tok):
     assert len(found) == tasks.NIAH_QUERIES
     assert all(k in q.question for k in found) and q.question.startswith("What are all the special magic numbers for")
     assert sorted(q.expected.split(", ")) == sorted(found.values())
+    # the answer budget holds the trained reply (each key restated before its value) for 4 keys
+    reply = facts.multiquery_reply(list(found), list(found.values()))
+    assert len(tok.encode_text(reply)) < q.answer_tokens and score(reply, q.expected) == 1.0
 
 
 BABI = re.compile(r"(Mary|John|Sandra|Daniel) (moved to|went to|journeyed to|travelled to|went back to|picked up|got|"

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from memgpt.bench import facts
+from memgpt.bench.score import score
 from memgpt.tokenizer import CONTEXT, KEY, TEXT
 from memgpt.training import data
 
@@ -184,11 +185,37 @@ def test_multi_needle_cases_ask_as_many_as_the_benchmark():
         sizes = set()
         for _ in range(200):
             fs, [(q, a)] = data._multi_needle(rng, "train", multivalue)
-            assert a == ", ".join(f.qa[0][1] for f in fs)
             keys = {facts.niah_note_key(f.note) for f in fs}
             assert len(keys) == (1 if multivalue else len(fs)) and all(k in q for k in keys)
+            if multivalue:
+                assert a == ", ".join(f.qa[0][1] for f in fs)
             sizes.add(len(fs))
         assert sizes == set(range(2, asked + 1)), (multivalue, sizes)
+
+
+def test_multiquery_asks_keys_out_of_note_order_and_the_reply_pairs_each_key_with_its_value():
+    """The benchmark's needles lie at random depths, so the keys are asked in another order than
+    their notes; the reply restates each key, in the order asked, before that key's own value."""
+    rng = random.Random(7)
+    reordered = 0
+    for _ in range(200):
+        fs, [(q, a)] = data._multi_needle(rng, "train", multivalue=False)
+        value = {facts.niah_note_key(f.note): f.qa[0][1] for f in fs}
+        tail = q.split("numbers for ", 1)[1].removesuffix(" mentioned in the provided text?")
+        asked = tail.replace(" and ", ", ").split(", ")
+        assert sorted(asked) == sorted(value)
+        assert a == facts.multiquery_reply(asked, [value[k] for k in asked])
+        assert score(a, ", ".join(value.values())) == 1.0
+        reordered += asked != list(value)
+    assert 100 < reordered < 200  # most draws, not all: the note order may be asked too
+
+
+def test_multiquery_reply_restates_the_notes_tail():
+    r = facts.multiquery_reply(["zop-lirk", "abcd"], ["123456", "7654321"])
+    assert r == "For zop-lirk: 123456; for abcd: 7654321."
+    assert "magic number for zop-lirk: 123456".endswith(r.split("; ")[0][1:])
+    with pytest.raises(ValueError):
+        facts.multiquery_reply(["a"], [])
 
 
 def test_two_statements_in_one_sentence_get_a_note_each(tok):

@@ -21,7 +21,7 @@ import numpy as np
 
 from memgpt.bench import filler
 from memgpt.bench.facts import (CHAT_SLOTS, LETTER_START_SHARE, NO_PIECES, BabiWorld, Fact, Pieces, chat_fact, multiquery_question,
-                                multivalue_question, niah_fact, niah_key, niah_note_key, passkey_fact)
+                                multiquery_reply, multivalue_question, niah_fact, niah_key, niah_note_key, passkey_fact)
 from memgpt.tokenizer import CONTEXT, Tokenizer
 
 # ---------------------------------------------------------------------------------------------
@@ -182,8 +182,11 @@ def _multi_needle(rng: random.Random, split: str, multivalue: bool) -> tuple[lis
         fs = [niah_fact(rng, split, key) for _ in range(rng.randint(2, MULTI_NEEDLES))]
         return fs, [(multivalue_question(key), ", ".join(f.qa[0][1] for f in fs))]
     fs = [niah_fact(rng, split) for _ in range(rng.randint(2, MULTI_NEEDLES))]
-    keys = [niah_note_key(f.note) for f in fs]
-    return fs, [(multiquery_question(keys), ", ".join(f.qa[0][1] for f in fs))]
+    # Asked in any order, as the benchmark asks them (its needles lie at random depths), so the
+    # n-th key asked is not the n-th note; the reply restates each key before its value.
+    asked = rng.sample(fs, len(fs))
+    keys, values = [niah_note_key(f.note) for f in asked], [f.qa[0][1] for f in asked]
+    return fs, [(multiquery_question(keys), multiquery_reply(keys, values))]
 
 
 def _qa_for_mem(rng: random.Random, split: str) -> tuple[list[Fact], list[tuple[str, str]]]:
@@ -261,7 +264,8 @@ def answering_row(tok: Tokenizer, rng: random.Random, length: int, split: str = 
             segs = [(t, None) for t in sents]
             mem = interleave_notes(rng, distract, needed)
         # A long example must not run past the row's end, or its questions (the point of it)
-        # are cut off: like the engine, drop the oldest recent text first, then distractors.
+        # are cut off: like the engine, drop the oldest recent text first (facts read there go to
+        # the block as notes), then distractors.
         while True:
             piece = _answering_piece(tok, mem, segs, qa)
             if len(piece[0]) <= row.room():
@@ -269,6 +273,9 @@ def answering_row(tok: Tokenizer, rng: random.Random, length: int, split: str = 
             filler_at = next((k for k, (_, n) in enumerate(segs) if n is None), None)
             if filler_at is not None:
                 segs = segs[:filler_at] + segs[filler_at + 1:]
+                continue
+            if segs:  # the facts read in the window do not fit it: file them, as the engine would have
+                segs, mem = [], interleave_notes(rng, mem, needed)
                 continue
             spare_at = next((k for k, n in enumerate(mem) if n not in needed), None)
             if spare_at is None:

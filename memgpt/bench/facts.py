@@ -214,6 +214,21 @@ def multiquery_question(keys: list[str]) -> str:
     return f"What are all the special magic numbers for {ks} mentioned in the provided text?"
 
 
+MULTIQUERY_REPLY_TOKENS = 96  # decoding budget for a multiquery reply: four keys run to 80 tokens
+
+
+def multiquery_reply(keys: list[str], values: list[str]) -> str:
+    """The training answer to a multiquery question: each key restated before its value, in the
+    order asked ("For KEY: VALUE; for KEY: VALUE."). " for KEY: VALUE" is the tail of that key's
+    note, so each value is copied from the one note that holds the key just written, as a
+    single-key question's is, instead of the model tracking which key of the question comes next.
+    Scoring reads only the values (`score`), so a restated key earns nothing by itself."""
+    if len(keys) != len(values) or not keys:
+        raise ValueError(f"{len(keys)} keys for {len(values)} values")
+    body = "; ".join(f"for {k}: {v}" for k, v in zip(keys, values))
+    return "F" + body[1:] + "."
+
+
 _MOVE = ["moved to", "went to", "journeyed to", "travelled to", "went back to"]
 _GET = ["picked up", "got", "grabbed", "took"]
 _DROP = ["dropped", "discarded", "put down", "left"]

@@ -291,7 +291,8 @@ def _niah(tok, task, length, index, depth, rng):
     vals = [f.qa[0][1] for f in fs]
     order = sorted(range(len(fs)), key=lambda i: (needles[i][0], i))  # document order, for the oracle
     return _doc_sample(tok, task, length, index, depth, filler_sentences(NOISE, rng), needles, question,
-                       ", ".join(vals), [fs[i].sentence for i in order], [[v] for v in vals], answer_tokens=64)
+                       ", ".join(vals), [fs[i].sentence for i in order], [[v] for v in vals],
+                       answer_tokens=facts.MULTIQUERY_REPLY_TOKENS if task == "niah_multiquery" else 64)
 
 
 def _distinct_values(rng: random.Random, keys: list[str]) -> list[facts.Fact]:

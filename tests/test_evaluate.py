@@ -39,3 +39,12 @@ def test_multiquery_cases_ask_keys_out_of_note_order():
         assert expected == ", ".join(value[k] for k in asked)
         reordered += asked != list(value)
     assert 20 < reordered < 100
+
+
+def test_multiquery_reply_budget_holds_the_trained_reply(tok):
+    """The budget is the restated-key reply plus a margin: a bare-values budget would cut the
+    reply off, a fixed 96 would crowd distractors out of the window."""
+    notes = ["magic number for zop-lirk: 123456", "magic number for abcd: 7654321"]
+    reply = "For abcd: 7654321; for zop-lirk: 123456."
+    assert evaluate.reply_budget(tok, "niah_multiquery", notes, "7654321, 123456") == len(tok.encode_text(reply)) + 8
+    assert evaluate.reply_budget(tok, "passkey", ["pass key: 12345"], "12345") == len(tok.encode_text("12345")) + 8

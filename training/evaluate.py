@@ -109,6 +109,18 @@ def answer_window(tok: Tokenizer, notes: list[str], recent: str, question: str, 
     return mem + recent_ids[len(recent_ids) - room:] + q
 
 
+def reply_budget(tok: Tokenizer, family: str, needed: list[str], expected: str) -> int:
+    """Tokens decoded for one answer: the trained reply's length and a margin, so that as many
+    distractors fit the window as the answer leaves room for (bAbI: its fixed reply budget)."""
+    if family.startswith("qa"):
+        return facts.BABI_REPLY_TOKENS
+    if family == "niah_multiquery":  # the reply restates each key before its value
+        key_of = {n.rsplit(": ", 1)[1]: facts.niah_note_key(n) for n in needed}
+        values = expected.split(", ")
+        return len(tok.encode_text(facts.multiquery_reply([key_of[v] for v in values], values))) + 8
+    return min(ANSWER_TOKENS, len(tok.encode_text(expected)) + 8)
+
+
 def eval_answers(model, tok: Tokenizer, n: int, seed: int, distractors: int = 10) -> dict[str, dict[str, float]]:
     """Per family: the mean score, and the mean number of distractor notes in the block (fewer
     than `distractors` only where the block would not fit the window with the question and the
@@ -122,8 +134,7 @@ def eval_answers(model, tok: Tokenizer, n: int, seed: int, distractors: int = 10
             needed, (q, expected) = _family_case(fam, rng)
             distract = data._distractor_notes(rng, SPLIT, distractors, needed)
             ctx = " ".join(filler.passage(HELDOUT, rng, 2))
-            max_new = (facts.BABI_REPLY_TOKENS if fam.startswith("qa") else facts.MULTIQUERY_REPLY_TOKENS
-                       if fam == "niah_multiquery" else min(ANSWER_TOKENS, len(tok.encode_text(expected)) + 8))
+            max_new = reply_budget(tok, fam, needed, expected)
             while True:
                 notes = data.interleave_notes(rng, distract, needed)
                 try:

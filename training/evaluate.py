@@ -135,15 +135,15 @@ def eval_answers(model, tok: Tokenizer, n: int, seed: int, distractors: int = 10
             distract = data._distractor_notes(rng, SPLIT, distractors, needed)
             ctx = " ".join(filler.passage(HELDOUT, rng, 2))
             max_new = reply_budget(tok, fam, needed, expected)
-            while True:
-                notes = data.interleave_notes(rng, distract, needed)
+            notes = data.interleave_notes(rng, distract, needed)
+            while True:  # drop distractors (the last drawn first) until the window fits; no rng drawn
                 try:
                     ids = answer_window(tok, notes, ctx, q, T, max_new)
                     break
                 except ValueError:
                     if not distract:
                         raise
-                    distract.pop()
+                    notes.remove(distract.pop())
             total += score(greedy(model, tok, ids, max_new), expected, last_sentence=fam.startswith("qa"))
             used += len(distract)
         out[fam] = {"score": total / n, "distractors": used / n}

@@ -48,3 +48,27 @@ def test_multiquery_reply_budget_holds_the_trained_reply(tok):
     reply = "For abcd: 7654321; for zop-lirk: 123456."
     assert evaluate.reply_budget(tok, "niah_multiquery", notes, "7654321, 123456") == len(tok.encode_text(reply)) + 8
     assert evaluate.reply_budget(tok, "passkey", ["pass key: 12345"], "12345") == len(tok.encode_text("12345")) + 8
+
+
+def test_eval_answers_windows_fit_and_draw_the_same_cases_whatever_fits(tok, monkeypatch):
+    """Each window leaves room for its answer, and how many distractors
+    fit does not change which cases are drawn (a smaller window only drops distractors)."""
+    from types import SimpleNamespace
+
+    def run(block_size: int) -> tuple[list[str], dict]:
+        asked: list[str] = []
+
+        def fake_greedy(model, tok_, ids, max_new):
+            assert len(ids) + max_new <= block_size
+            text = tok.decode(ids)
+            asked.append(text.rsplit("<|user|>", 1)[1])
+            return ""
+        monkeypatch.setattr(evaluate, "greedy", fake_greedy)
+        model = SimpleNamespace(config=SimpleNamespace(block_size=block_size))
+        return asked, evaluate.eval_answers(model, tok, 3, seed=5)
+
+    small, out_small = run(256)
+    large, out_large = run(1024)
+    assert small == large and len(small) == 3 * len(evaluate.ANSWER_FAMILIES)
+    assert all(r["score"] == 0 and r["distractors"] == 10 for r in out_large.values())
+    assert out_small["niah_multiquery"]["distractors"] < 10 and out_small["passkey"]["distractors"] == 10

@@ -13,7 +13,7 @@ import functools
 import random
 import zlib
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 # ---------------------------------------------------------------------------------------------
 # vocabularies and train/test splits
@@ -39,6 +39,12 @@ class Pieces(NamedTuple):
     names: tuple[str, ...] = ()     # capitalised word starts
     letters: tuple[str, ...] = ()   # the one-letter ones among `lead` (" a" of "amber")
     capitals: tuple[str, ...] = ()  # the one-letter ones among `names` (" M" of "Mary")
+    # the tokenizer's first piece of " " + word, without the space; None: not checked
+    first_piece: Callable[[str], str] | None = None
+    # cumulative draw weights of `lead` and `names` (None: uniform), favouring the starts that
+    # the rest of the corpus seldom holds, so that each one is written often enough to be copied
+    lead_weights: tuple[float, ...] | None = None
+    name_weights: tuple[float, ...] | None = None
 
 
 NO_PIECES = Pieces()
@@ -60,7 +66,8 @@ def pseudo_word(rng: random.Random, split: str, syllables: tuple[int, int] = (2,
     `CorpusRandom`, `PIECE_SHARE` of them are spelt from the vocabulary's pieces instead."""
     pieces = getattr(rng, "pieces", NO_PIECES)  # a plain rng (the evaluation's) has none
     if pieces.lead and pieces.cont and rng.random() < PIECE_SHARE:
-        return _spell(rng, split, pieces.lead, pieces.letters, pieces.cont, syllables[1])
+        return _spell(rng, split, pieces.lead, pieces.letters, pieces.cont, syllables[1], pieces.first_piece,
+                      pieces.lead_weights)
     while True:
         w = "".join(rng.choice(_CONS) + rng.choice(_VOW) for _ in range(rng.randint(*syllables)))
         if rng.random() < 0.5:
@@ -75,20 +82,29 @@ def name_word(rng: random.Random, split: str) -> str:
     piece (" Gret") that no capitalised lower-case word yields."""
     pieces = getattr(rng, "pieces", NO_PIECES)
     if pieces.names and pieces.cont and rng.random() < PIECE_SHARE:
-        return _spell(rng, split, pieces.names, pieces.capitals, pieces.cont, 3)
+        return _spell(rng, split, pieces.names, pieces.capitals, pieces.cont, 3, pieces.first_piece,
+                      pieces.name_weights)
     return pseudo_word(rng, split).capitalize()
 
 
 def _spell(rng: random.Random, split: str, starts: tuple[str, ...], letters: tuple[str, ...],
-           cont: tuple[str, ...], parts: int) -> str:
+           cont: tuple[str, ...], parts: int, first_piece: Callable[[str], str] | None = None,
+           weights: tuple[float, ...] | None = None) -> str:
     """A word of one start piece (a one-letter one for the rng's `letter_share` of them,
-    `LETTER_START_SHARE` by default) and up to `parts - 1` continuations, at least 4 letters."""
+    `LETTER_START_SHARE` by default) and up to `parts - 1` continuations, at least 4 letters.
+
+    With `first_piece`, the tokenizer must cut the word after that start piece: BPE merges a start
+    with what follows ("gold" + "era" is cut " g" + "ol" + "der" + "a"), and unchecked, a start
+    that often merges away is seldom a target (" bur" began half as many words). `weights`
+    (cumulative) draw the multi-letter starts unevenly (see `Pieces`)."""
     share = getattr(rng, "letter_share", LETTER_START_SHARE)
     while True:
-        first = rng.choice(letters) if letters and rng.random() < share else rng.choice(starts)
-        w = first + "".join(rng.choice(cont) for _ in range(rng.randint(0, parts - 1)))
-        if len(w) >= 4 and _split_ok(w, split):
-            return w
+        first = (rng.choice(letters) if letters and rng.random() < share
+                 else rng.choice(starts) if weights is None else rng.choices(starts, cum_weights=weights)[0])
+        for _ in range(8):  # continuations that keep this start whole; failing that, another start
+            w = first + "".join(rng.choice(cont) for _ in range(rng.randint(0, parts - 1)))
+            if len(w) >= 4 and _split_ok(w, split) and (first_piece is None or first_piece(w) == first):
+                return w
 
 
 def letter_string(rng: random.Random, split: str) -> str:

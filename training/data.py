@@ -70,6 +70,7 @@ def word_pieces(tok: Tokenizer) -> Pieces:
 FILLER_SAMPLE = 1000  # sentences per training filler style counted for `_rarity_weights`
 
 
+@functools.lru_cache(maxsize=4)
 def _filler_counts(tok: Tokenizer) -> dict[int, float]:
     """Occurrences per million tokens of each token in a fixed sample of the training filler."""
     rng, counts, n = random.Random(0), collections.Counter(), 0

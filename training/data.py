@@ -48,7 +48,8 @@ def word_pieces(tok: Tokenizer) -> Pieces:
     A held-out word such as "garden" can be spelt with pieces no syllable generator produces; a
     piece never seen in training keeps an untrained embedding and cannot be copied. Fresh words
     spelt from these pieces make every one of them a copy target."""
-    lead, cont, names = [], [], []
+    seen = _filler_counts(tok)
+    lead, cont, names, lead_f, name_f = [], [], [], [], []
     for i in range(tok.n_vocab):
         if i in tok.control_ids:
             continue
@@ -57,14 +58,15 @@ def word_pieces(tok: Tokenizer) -> Pieces:
         # starts with a vowel piece, so without them " a" is only ever the article
         if re.fullmatch(r" [a-z]+", s):
             lead.append(s[1:])
+            lead_f.append(seen.get(i, 0.0))
         elif re.fullmatch(r"[a-z]+", s):
             cont.append(s)
         elif re.fullmatch(r" [A-Z][a-z]*", s):
             names.append(s[1:])
-    seen = _filler_counts(tok)
+            name_f.append(seen.get(i, 0.0))
     return Pieces(tuple(lead), tuple(cont), tuple(names), tuple(s for s in lead if len(s) == 1),
                   tuple(s for s in names if len(s) == 1), functools.partial(_first_piece, tok),
-                  _rarity_weights(tok, lead, seen), _rarity_weights(tok, names, seen))
+                  _rarity_weights(lead_f), _rarity_weights(name_f))
 
 
 FILLER_SAMPLE = 1000  # sentences per training filler style counted for `_rarity_weights`
@@ -81,14 +83,13 @@ def _filler_counts(tok: Tokenizer) -> dict[int, float]:
     return {t: c * 1e6 / n for t, c in counts.items()}
 
 
-def _rarity_weights(tok: Tokenizer, starts: list[str], seen: dict[int, float]) -> tuple[float, ...]:
-    """Cumulative draw weights 1 / (1 + f/10), f = the start's occurrences per million filler
+def _rarity_weights(freqs: list[float]) -> tuple[float, ...]:
+    """Cumulative draw weights 1 / (1 + f/10), f = each start's occurrences per million filler
     tokens. Drawn uniformly, each of ~1,800 starts began a fresh word a few times per million
     corpus tokens, and the 351 that the filler never holds (" gold", " bur") only then: the
     model forgot how to write them between stages ("Your favourite colour is that." for "gold").
     Weighted, those get about three times the draws; starts the filler is full of, fewer."""
-    w = [1.0 / (1.0 + seen.get(tok.encode_text(" " + s)[0], 0.0) / 10.0) for s in starts]
-    return tuple(itertools.accumulate(w))
+    return tuple(itertools.accumulate(1.0 / (1.0 + f / 10.0) for f in freqs))
 
 
 def _first_piece(tok: Tokenizer, word: str) -> str:

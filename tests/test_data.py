@@ -205,6 +205,22 @@ def test_tracking_rows_ask_for_the_latest_state(tok):
     assert asked > 40 and stale > 10  # many questions, a good share with stale notes to pass over
 
 
+def test_multikey_cases_ask_one_key_among_other_keys_magic_numbers():
+    """RULER's multikey: the asked needle sits among 1-3 other keys' magic numbers, all with
+    distinct keys, at any place; the answer is the asked key's value alone."""
+    rng = random.Random(6)
+    sizes, places = set(), set()
+    for _ in range(300):
+        fs, [(q, a)] = data._multikey(rng, "train")
+        keys = [facts.niah_note_key(f.note) for f in fs]
+        asked = [f for f, k in zip(fs, keys) if k in q]
+        assert len(set(keys)) == len(fs) and len(asked) == 1
+        assert a == asked[0].qa[0][1] and all(a not in f.note for f in fs if f is not asked[0])
+        sizes.add(len(fs))
+        places.add(fs.index(asked[0]))
+    assert sizes == {2, 3, 4} and places == {0, 1, 2, 3}
+
+
 def test_multi_needle_cases_ask_as_many_as_the_benchmark():
     """The benchmark asks 4 values (multivalue) and 4 keys (multiquery), as RULER does; a corpus
     that stops at 3 leaves the model to answer a 4th it never learned to reach."""

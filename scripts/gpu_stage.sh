@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# One continuation stage on a lent GPU, sized to a wall-clock budget (the device tool lends minutes):
+#
+#     scripts/gpu_stage.sh INIT_CKPT WORK_DIR SECONDS [SEED]
+#
+# 1. Builds a fresh corpus on the CPU cores, in the background, and a one-shard one for step 2.
+# 2. Checks the GPU path on the small corpus, CHECK_STEPS steps each: DDP under torchrun (nccl on
+#    CUDA), bf16 eager, bf16 with torch.compile, fp32 eager. WORK_DIR/checks.jsonl gets each one's
+#    steady tokens/s (between the last two logged steps, so compilation is not counted).
+# 3. Trains from INIT_CKPT with the faster bf16 variant; the cosine schedule is sized to the time
+#    left, so it ends at its minimum learning rate inside the budget. Result: WORK_DIR/stage/best.
+#
+# Environment: PYTHON (python3), BATCH (256 rows), LR (6e-4, minimum a tenth), TOKENS (corpus size,
+# 3e8; the stage may see it more than once), WORKERS (cores - 4), CHECK_STEPS (40).
+set -euo pipefail
+if [ $# -lt 3 ]; then
+  echo "usage: $0 INIT_CKPT WORK_DIR SECONDS [SEED]" >&2
+  exit 2
+fi
+INIT=$1 WORK=$2 BUDGET=$3 SEED=${4:-7}
+PY=${PYTHON:-python3}
+BATCH=${BATCH:-256} LR=${LR:-6e-4} TOKENS=${TOKENS:-3e8} CHECK_STEPS=${CHECK_STEPS:-40}
+WORKERS=${WORKERS:-$(( $(nproc) > 5 ? $(nproc) - 4 : 1 ))}
+T0=$(date +%s)
+left() { echo $(( BUDGET - ($(date +%s) - T0) )); }
+mkdir -p "$WORK"
+: > "$WORK/checks.jsonl"
+CORPUS=(--tokenizer "$INIT" --seed "$SEED" --letter-start-share 0.45)
+COMMON=(--init_from "$INIT" --batch_size "$BATCH" --progress false --seed "$SEED" --device auto)
+
+$PY -m memgpt.training.data "${CORPUS[@]}" --out "$WORK/data" --tokens "$TOKENS" --workers "$WORKERS" \
+  > "$WORK/data.log" 2>&1 &
+data_pid=$!
+$PY -m memgpt.training.data "${CORPUS[@]}" --out "$WORK/small" --tokens 1e6 > /dev/null 2>&1
+
+check() {  # NAME COMMAND...: a short run on the small corpus; its steady tokens/s to checks.jsonl
+  local name=$1
+  shift
+  if ! "$@" --data "$WORK/small" --out "$WORK/check_$name" "${COMMON[@]}" --max_tokens 1e12 --lr "$LR" \
+      --stop_after "$CHECK_STEPS" --log_every $(( CHECK_STEPS / 4 )) --eval_every 1000000 --ckpt_every 1000000 \
+      > "$WORK/check_$name.log" 2>&1; then
+    echo "{\"check\": \"$name\", \"ok\": false}" >> "$WORK/checks.jsonl"
+    tail -5 "$WORK/check_$name.log" >&2
+    return
+  fi
+  $PY - "$name" "$WORK/check_$name/metrics.jsonl" >> "$WORK/checks.jsonl" <<'EOF'
+import json, sys
+m = [json.loads(line) for line in open(sys.argv[2]) if '"loss"' in line]
+a, b = m[-3], m[-1]
+print(json.dumps({"check": sys.argv[1], "ok": True, "steady_tok_per_s": round((b["tokens"] - a["tokens"]) / (b["time"] - a["time"])),
+                  "loss": b["loss"]}))
+EOF
+}
+TRAIN=($PY -m memgpt.training.train)
+check ddp_1proc torchrun --standalone --nproc_per_node 1 -m memgpt.training.train --dtype bfloat16
+check bf16 "${TRAIN[@]}" --dtype bfloat16
+check bf16_compiled "${TRAIN[@]}" --dtype bfloat16 --compile true
+check fp32 "${TRAIN[@]}" --dtype float32
+cat "$WORK/checks.jsonl"
+
+# the faster bf16 variant, and the tokens it gets through in the time left
+read -r COMPILE TPS < <($PY - "$WORK/checks.jsonl" <<'EOF'
+import json, sys
+r = {c["check"]: c for c in map(json.loads, open(sys.argv[1])) if c["ok"]}
+if "bf16" not in r:
+    sys.exit("the bf16 check failed: no stage")
+fast = "bf16_compiled" in r and r["bf16_compiled"]["steady_tok_per_s"] > 1.1 * r["bf16"]["steady_tok_per_s"]
+print("true" if fast else "false", r["bf16_compiled" if fast else "bf16"]["steady_tok_per_s"])
+EOF
+)
+wait "$data_pid" || { tail -5 "$WORK/data.log" >&2; exit 1; }
+# startup, compilation, evaluations and the final save take about a minute
+if [ -z "${TPS:-}" ]; then
+  exit 1
+fi
+overhead=60
+if [ "$COMPILE" = true ]; then overhead=120; fi
+STAGE_TOKENS=$(( TPS * ($(left) - overhead) * 9 / 10 ))
+echo "stage: compile=$COMPILE, $TPS tokens/s, $STAGE_TOKENS tokens, $(left) s left"
+if [ "$STAGE_TOKENS" -le 0 ]; then
+  echo "no time left for the stage" >&2
+  exit 1
+fi
+timeout $(( $(left) - 10 )) "${TRAIN[@]}" --data "$WORK/data" --out "$WORK/stage" "${COMMON[@]}" --dtype bfloat16 \
+  --compile "$COMPILE" --max_tokens "$STAGE_TOKENS" --lr "$LR" --min_lr "$(awk "BEGIN{print $LR/10}")" \
+  --warmup_tokens 5e6 --eval_every 200 --ckpt_every 1000 --log_every 50 || echo "the stage stopped early (rc $?)" >&2
+echo "done, $(left) s left"

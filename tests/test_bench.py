@@ -96,6 +96,21 @@ def test_documents_have_the_requested_length_and_depth(tok, task, length):
             assert abs(s.actual_depth - depth) <= _slack(tok, s.document, s.support[0]), (task, depth, s.actual_depth)
 
 
+def test_needles_always_follow_a_sentence_end(tok):
+    """A filler sentence is cut to land on the length; a needle placed after that fragment would
+    read as part of it ("... or a legal entity Sandra travelled to the office."). The fragment
+    opens the filler instead, so at depth 1.0 too each needle follows a full stop."""
+    glued = 0
+    for task in ("qa1", "niah_single", "passkey_natural"):
+        for length in (1000, 4000):
+            for index in range(4):
+                s = make_sample(tok, task, length, index, 1.0)
+                for sentence in s.support:
+                    before = s.document[:s.document.index(sentence)].rstrip()
+                    glued += bool(before) and before[-1] not in ".!?"
+    assert glued == 0
+
+
 def test_passkey_is_mohtashami_format(tok):
     s = make_sample(tok, "passkey", 2000, 0, 0.4)
     k = s.expected
@@ -106,7 +121,7 @@ def test_passkey_is_mohtashami_format(tok):
     assert abs(_offset_fraction(tok, s.document, needle) - 0.4) <= _slack(tok, s.document, needle) < 0.01
     rest = s.document.replace(needle, "").replace(tasks.PASSKEY_PREAMBLE, "")
     noise = re.split(r"(?<=\.)\s+", rest.strip())
-    assert set(noise[:-1]) <= set(filler.GRASS) and any(g.startswith(noise[-1]) for g in filler.GRASS)
+    assert set(noise[1:]) <= set(filler.GRASS) and any(g.endswith(noise[0]) for g in filler.GRASS)
     assert not re.search(r"\d", rest)  # nothing else numeric in the noise
 
 

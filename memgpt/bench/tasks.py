@@ -40,6 +40,7 @@ import hashlib
 import random
 import re
 from bisect import bisect_left
+from itertools import accumulate
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
 
@@ -176,12 +177,13 @@ def filler_sentences(style: str, rng: random.Random) -> Iterator[str]:
         yield from filler.passage(style, rng, 256)
 
 
-def _truncate(sentence: str, budget: int, count: TokenCounter) -> str:
-    """The longest word prefix of `sentence` costing at most `budget` tokens (may be "")."""
+def _truncate(sentence: str, budget: int, count: TokenCounter, from_end: bool = False) -> str:
+    """The longest word prefix (suffix, `from_end`) of `sentence` costing at most `budget` tokens
+    (may be "")."""
     words = sentence.split(" ")
     best = ""
     for k in range(1, len(words) + 1):
-        part = " ".join(words[:k])
+        part = " ".join(words[-k:] if from_end else words[:k])
         if len(count.tok.encode_text(" " + part)) > budget:
             break
         best = part
@@ -195,8 +197,11 @@ def weave(tok: Tokenizer, sentences: Iterator[str], total: int, needles: Sequenc
     that come before it, so 1.0 is the very end; a needle cannot go before the head or before
     needles of smaller depth). Needles at one boundary keep their
     given order. Returns (text, token offset of each needle, in the order given).
-    Filler is counted incrementally (cached per sentence); the last filler sentence is cut at a
-    word so the total lands within a token or two of `total`."""
+    Filler is counted incrementally (cached per sentence); the last filler sentence drawn is cut
+    at a word so the total lands within a token or two of `total`, and its end opens the filler,
+    as if the document were cut from a longer text: every needle then follows a sentence's end.
+    (Cut at the document's end, a needle due at depth 1.0 came after the fragment and read as
+    part of it: "... or a legal entity Sandra travelled to the office.")"""
     count = _counter(tok)
     head_tokens = sum(count(s) for s in head)
     budget = max(0, total - head_tokens - sum(count(s) for _, s in needles))
@@ -206,10 +211,11 @@ def weave(tok: Tokenizer, sentences: Iterator[str], total: int, needles: Sequenc
         s = next(sentences)
         c = count(s)
         if cum[-1] + c > budget:
-            s = _truncate(s, budget - cum[-1], count)
-            if not s:
-                break
-            c = count(s)
+            s = _truncate(s, budget - cum[-1], count, from_end=True)
+            if s:
+                fill.insert(0, s)
+                cum = list(accumulate((count(x) for x in fill), initial=0))
+            break
         fill.append(s)
         cum.append(cum[-1] + c)
     at: dict[int, list[int]] = {}  # boundary -> needle indices, in insertion order

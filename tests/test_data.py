@@ -263,6 +263,24 @@ def test_multiquery_reply_restates_the_notes_tail():
         facts.multiquery_reply(["a"], [])
 
 
+def test_pasted_passages_in_chats_get_a_reply_and_no_note(tok):
+    """Users paste text into chats (the benchmark's chat does); it says nothing about them, so the
+    reply to it is a target and holds no note: without such turns the model wrote notes like
+    "user city: IMMMM" on pasted licence text."""
+    rng = random.Random(8)
+    passages = 0
+    for _ in range(60):
+        ids, mask = data.chat_row(tok, rng, 600)
+        text = tok.decode(ids)
+        for user, reply in re.findall(r"<\|user\|>(.*?)<\|end\|><\|assistant\|>(.*?)<\|end\|>", text, re.S):
+            if reply in data._PASSAGE_REPLIES:
+                passages += 1
+                assert "<|scratch|>" not in reply and not re.search(r"\b(My name is|I live in|I'm )", user)
+        for k in (i for i, t in enumerate(ids) if t == tok.assistant):
+            assert mask[k + 1] == KEY  # the reply's first token (a note's or a word's) is a target
+    assert passages > 20
+
+
 def test_two_statements_in_one_sentence_get_a_note_each(tok):
     """Users say "My name is Ada and I live in Lisbon.": chats hold such joined statements, and
     the assistant turn after one still files both facts."""
@@ -274,8 +292,10 @@ def test_two_statements_in_one_sentence_get_a_note_each(tok):
     joined = 0
     for seed in range(40):
         text = tok.decode(data.chat_row(tok, random.Random(seed), 512)[0])
-        turns = r"<\|user\|>([^<]*)<\|end\|><\|assistant\|>((?:<\|scratch\|>[^<]*<\|/scratch\|>)*)[^<]*<\|end\|>"
-        for said, notes in re.findall(turns, text):
+        turns = r"<\|user\|>([^<]*)<\|end\|><\|assistant\|>((?:<\|scratch\|>[^<]*<\|/scratch\|>)*)([^<]*)<\|end\|>"
+        for said, notes, reply in re.findall(turns, text):
+            if reply in data._PASSAGE_REPLIES:  # pasted text, no statement
+                continue
             assert not re.search(r"(, | and )(My|You|Call) ", said), said  # "By the way, my ..."
             said = said.removeprefix("Oh, and ")
             if " and " in said and ". " not in said:  # one sentence, two statements

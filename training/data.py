@@ -112,6 +112,10 @@ _SMALLTALK = [("How are you today?", "I'm doing well, thank you."), ("Tell me so
               ("Good morning.", "Good morning to you too."), ("What can you do?", "I can chat and remember what you tell me."),
               ("That's all for now.", "Alright, talk to you later.")]
 _ACKS = ["Nice to meet you, {v}.", "Got it.", "Noted.", "Thanks for telling me.", "I'll remember that.", "Okay."]
+# A user may paste text into a chat; it holds nothing about them, so the reply takes no note.
+_PASSAGE_LEADS = ["", "I was reading this: ", "Here is a passage: ", "What do you make of this? ", "Look at this: ",
+                  "Someone wrote: ", "Can you read this? "]
+_PASSAGE_REPLIES = ["Thanks for sharing.", "Interesting.", "I see.", "That's a lot of detail.", "Thanks, I read it."]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -359,7 +363,11 @@ def chat_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "trai
     turns: list[dict] = []
     while True:
         r = rng.random()
-        if r < 0.4:  # state 1-2 facts
+        if r < 0.15:  # paste a passage: no note (chats with pasted text had drawn notes like "user city: IMMMM")
+            msg = rng.choice(_PASSAGE_LEADS) + " ".join(filler.passage(rng.choice(filler.TRAIN_STYLES), rng,
+                                                                      rng.randint(1, 3)))
+            turns += [{"role": "user", "content": msg}, {"role": "assistant", "content": rng.choice(_PASSAGE_REPLIES)}]
+        elif r < 0.45:  # state 1-2 facts
             fs = [chat_fact(rng, split, slot[0]) for slot in rng.sample(CHAT_SLOTS, rng.randint(1, 2))]
             msg = user_statement(rng, [f.sentence for f in fs])
             if rng.random() < 0.3:

@@ -1,3 +1,4 @@
+import itertools
 import random
 import re
 
@@ -302,3 +303,15 @@ def test_two_statements_in_one_sentence_get_a_note_each(tok):
                 joined += 1
                 assert notes.count("<|scratch|>") == 2, (said, notes)
     assert joined >= 5
+
+
+def test_mix_chooses_the_row_kinds(tok):
+    """`memgpt data --mix` sets which row kinds are drawn: reading rows alone hold no chat turns,
+    chat rows alone always do; the default string is the default mix; bad entries are refused."""
+    assert data.parse_mix(",".join(f"{k}={v}" for k, v in data.DEFAULT_MIX.items())) == data.DEFAULT_MIX
+    reading = [tok.decode(ids) for ids, _ in itertools.islice(data.rows(tok, 1, 257, mix={"reading": 1.0}), 20)]
+    chat = [tok.decode(ids) for ids, _ in itertools.islice(data.rows(tok, 1, 257, mix=data.parse_mix("chat=2")), 20)]
+    assert not any("<|user|>" in r for r in reading) and all("<|user|>" in r for r in chat)
+    for bad in ("", "reading", "writing=1", "chat=x", "chat=-1", "chat=inf", "chat=0"):
+        with pytest.raises(ValueError):
+            data.parse_mix(bad)

@@ -410,11 +410,31 @@ def make_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "trai
     return ROW_KINDS[kind](tok, rng, length, split)
 
 
-def rows(tok: Tokenizer, seed: int, length: int, split: str = "train",
-         letter_share: float = LETTER_START_SHARE) -> Iterator[tuple[list[int], list[int]]]:
+def rows(tok: Tokenizer, seed: int, length: int, split: str = "train", letter_share: float = LETTER_START_SHARE,
+         mix: dict[str, float] = DEFAULT_MIX) -> Iterator[tuple[list[int], list[int]]]:
     rng = CorpusRandom(seed, word_pieces(tok), letter_share)
     while True:
-        yield make_row(tok, rng, length, split)
+        yield make_row(tok, rng, length, split, mix)
+
+
+def parse_mix(text: str) -> dict[str, float]:
+    """"reading=0.3,tracking=0.4": the row kinds drawn and their weights (kinds not named: none)."""
+    mix: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        kind, eq, weight = part.partition("=")
+        kind = kind.strip()
+        if not eq or kind not in ROW_KINDS:
+            raise ValueError(f"mix entries are KIND=WEIGHT with KIND one of {', '.join(ROW_KINDS)}; got {part!r}")
+        try:
+            w = float(weight)
+        except ValueError:
+            raise ValueError(f"mix weight of {kind!r} is not a number: {weight!r}") from None
+        if not (w >= 0 and w != float("inf")):
+            raise ValueError(f"mix weight of {kind!r} must be finite and >= 0, got {weight!r}")
+        mix[kind] = w
+    if not mix or sum(mix.values()) <= 0:
+        raise ValueError(f"a mix needs a positive weight for at least one row kind, got {text!r}")
+    return mix
 
 
 # ---------------------------------------------------------------------------------------------
@@ -422,13 +442,13 @@ def rows(tok: Tokenizer, seed: int, length: int, split: str = "train",
 
 
 def write_shard(tok: Tokenizer, path: str, n_rows: int, length: int, seed: int, split: str = "train",
-                letter_share: float = LETTER_START_SHARE) -> None:
+                letter_share: float = LETTER_START_SHARE, mix: dict[str, float] = DEFAULT_MIX) -> None:
     """`path.ids.npy` (n_rows, length) uint16 and `path.mask.npy` uint8; deterministic in seed."""
     if tok.n_vocab > 65535:
         raise ValueError("uint16 shards need a vocabulary under 65536 tokens")
     ids = np.zeros((n_rows, length), dtype=np.uint16)
     mask = np.zeros((n_rows, length), dtype=np.uint8)
-    it = rows(tok, seed, length, split, letter_share)
+    it = rows(tok, seed, length, split, letter_share, mix)
     for r in range(n_rows):
         i, m = next(it)
         ids[r], mask[r] = i, m
@@ -438,7 +458,7 @@ def write_shard(tok: Tokenizer, path: str, n_rows: int, length: int, seed: int, 
 
 def build_shards(tok: Tokenizer, out_dir: str, n_tokens: int, length: int, seed: int = 0,
                  rows_per_shard: int = 4096, workers: int = 1,
-                 letter_share: float = LETTER_START_SHARE) -> list[str]:
+                 letter_share: float = LETTER_START_SHARE, mix: dict[str, float] = DEFAULT_MIX) -> list[str]:
     """Write enough shards for `n_tokens` training tokens (plus one validation shard)."""
     from concurrent.futures import ProcessPoolExecutor
 
@@ -452,17 +472,19 @@ def build_shards(tok: Tokenizer, out_dir: str, n_tokens: int, length: int, seed:
     tok_dir = os.path.join(out_dir, "tokenizer")
     tok.save(tok_dir)
     with ProcessPoolExecutor(max_workers=workers) as ex:
-        futs = [ex.submit(_shard_job, tok_dir, p, rows_per_shard, length, s, sp, letter_share) for p, s, sp in todo]
+        futs = [ex.submit(_shard_job, tok_dir, p, rows_per_shard, length, s, sp, letter_share, mix)
+                for p, s, sp in todo]
         for f in tqdm(futs, desc="shards"):
             f.result()
     with open(os.path.join(out_dir, "meta.json"), "w") as f:
         json.dump({"length": length, "rows_per_shard": rows_per_shard, "seed": seed, "n_shards": n_shards,
-                   "letter_share": letter_share}, f)
+                   "letter_share": letter_share, "mix": mix}, f)
     return [j[0] for j in jobs]
 
 
-def _shard_job(tok_dir: str, path: str, n_rows: int, length: int, seed: int, split: str, letter_share: float) -> None:
-    write_shard(Tokenizer.load(tok_dir), path, n_rows, length, seed, split, letter_share)
+def _shard_job(tok_dir: str, path: str, n_rows: int, length: int, seed: int, split: str, letter_share: float,
+               mix: dict[str, float]) -> None:
+    write_shard(Tokenizer.load(tok_dir), path, n_rows, length, seed, split, letter_share, mix)
 
 
 def tokenizer_training_text(n_chars: int, seed: int = 0) -> Iterator[str]:
@@ -492,11 +514,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--letter-start-share", type=float, default=LETTER_START_SHARE,
                     help="share of fresh words spelt from pieces that start with a one-letter piece "
                          "(default: %(default)s)")
+    ap.add_argument("--mix", default=",".join(f"{k}={v}" for k, v in DEFAULT_MIX.items()),
+                    help="row kinds and their weights; kinds not named are not drawn (default: %(default)s)")
     args = ap.parse_args(argv)
     if not 0.0 <= args.letter_start_share <= 1.0:
         ap.error(f"--letter-start-share must be in [0, 1], got {args.letter_start_share}")
+    try:
+        mix = parse_mix(args.mix)
+    except ValueError as e:
+        ap.error(str(e))
     build_shards(Tokenizer.load(args.tokenizer), args.out, int(args.tokens), args.length, args.seed,
-                 workers=args.workers, letter_share=args.letter_start_share)
+                 workers=args.workers, letter_share=args.letter_start_share, mix=mix)
 
 
 if __name__ == "__main__":

@@ -71,10 +71,11 @@ fast = "bf16_compiled" in r and r["bf16_compiled"]["steady_tok_per_s"] > 1.1 * r
 print("true" if fast else "false", r["bf16_compiled" if fast else "bf16"]["steady_tok_per_s"])
 EOF
 )
-wait "$data_pid" || { tail -5 "$WORK/data.log" >&2; exit 1; }
 if [ -z "${TPS:-}" ]; then
+  kill "$data_pid" 2>/dev/null
   exit 1
 fi
+wait "$data_pid" || { tail -5 "$WORK/data.log" >&2; exit 1; }
 # Startup, evaluations and the final save took 12 s on the H100 (compilation hit the check's
 # cache); sized with 120 s for them and 10% to spare, the first stage ended 144 s early.
 overhead=30

@@ -14,6 +14,7 @@ import collections
 import functools
 import itertools
 import json
+import math
 import os
 import random
 import re
@@ -232,11 +233,12 @@ def _multikey(rng: random.Random, split: str) -> tuple[list[Fact], list[tuple[st
     distractors, a block held ~2 other magic numbers, and the model picked a wrong key's value
     when it held 7 (niah_multikey 93% on the evaluation, every miss another key's value)."""
     asked = niah_fact(rng, split)
-    fs = [asked]
-    while len(fs) < 1 + rng.randint(1, 3):
+    fs, keys, n = [asked], {niah_note_key(asked.note)}, 1 + rng.randint(1, 3)
+    while len(fs) < n:
         f = niah_fact(rng, split)
-        if niah_note_key(f.note) not in {niah_note_key(g.note) for g in fs}:
+        if niah_note_key(f.note) not in keys:
             fs.append(f)
+            keys.add(niah_note_key(f.note))
     return rng.sample(fs, len(fs)), asked.qa
 
 
@@ -429,7 +431,7 @@ def parse_mix(text: str) -> dict[str, float]:
             w = float(weight)
         except ValueError:
             raise ValueError(f"mix weight of {kind!r} is not a number: {weight!r}") from None
-        if not (w >= 0 and w != float("inf")):
+        if not (math.isfinite(w) and w >= 0):
             raise ValueError(f"mix weight of {kind!r} must be finite and >= 0, got {weight!r}")
         mix[kind] = w
     if not mix or sum(mix.values()) <= 0:

@@ -40,7 +40,6 @@ import hashlib
 import random
 import re
 from bisect import bisect_left
-from itertools import accumulate
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
 
@@ -212,9 +211,10 @@ def weave(tok: Tokenizer, sentences: Iterator[str], total: int, needles: Sequenc
         c = count(s)
         if cum[-1] + c > budget:
             s = _truncate(s, budget - cum[-1], count, from_end=True)
-            if s:
+            if s:  # every boundary moves on by the fragment's tokens
+                c = count(s)
                 fill.insert(0, s)
-                cum = list(accumulate((count(x) for x in fill), initial=0))
+                cum = [0] + [c + x for x in cum]
             break
         fill.append(s)
         cum.append(cum[-1] + c)

@@ -315,3 +315,21 @@ def test_mix_chooses_the_row_kinds(tok):
     for bad in ("", "reading", "writing=1", "chat=x", "chat=-1", "chat=inf", "chat=0"):
         with pytest.raises(ValueError):
             data.parse_mix(bad)
+
+
+def test_multivalue_rows_ask_every_value_of_one_key_in_note_order(tok):
+    """`--mix multivalue=W` rows: every question asks all magic numbers of one key, and the answer
+    is each value of that key's notes (block or window), in the order they were read, 2-4 of them."""
+    counts = set()
+    for ids, _ in itertools.islice(data.rows(tok, 2, 400, mix=data.parse_mix("multivalue=1")), 30):
+        for ex in tok.decode(ids).split("<|endoftext|>"):
+            m = re.search(r"<\|user\|>What are all the special magic numbers for (\S+) mentioned in the provided "
+                          r"text\?<\|end\|><\|assistant\|>([^<]*)<\|end\|>", ex)
+            if not m:
+                continue  # cut at the row's end
+            assert "<|user|>" not in ex[: m.start()]  # one question per example: this one
+            key, answer = m.groups()
+            values = re.findall(rf"magic number for {re.escape(key)}: (\d+)", ex[: m.start()])
+            assert answer.split(", ") == values, ex
+            counts.add(len(values))
+    assert counts == {2, 3, 4}

@@ -401,8 +401,19 @@ def tracking_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "
     return answering_row(tok, rng, length, split, cases=_tracking_for_mem, max_distractors=8)
 
 
+def _multivalue_case(rng: random.Random, split: str) -> tuple[list[Fact], list[tuple[str, str]]]:
+    return _multi_needle(rng, split, multivalue=True)
+
+
+def multivalue_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "train") -> tuple[list[int], list[int]]:
+    """Answering rows of multivalue cases only (2-4 magic numbers for one key among distractors):
+    for a stage aimed at the family that stays under its bar (the reply drops, skips or repeats a
+    value), drawn only when a mix names it."""
+    return answering_row(tok, rng, length, split, cases=_multivalue_case)
+
+
 ROW_KINDS: dict[str, Callable] = {"reading": reading_row, "answering": answering_row, "chat": chat_row,
-                                  "tracking": tracking_row}
+                                  "tracking": tracking_row, "multivalue": multivalue_row}
 DEFAULT_MIX = {"reading": 0.4, "answering": 0.3, "chat": 0.12, "tracking": 0.18}
 
 

@@ -90,3 +90,35 @@ def test_ddp_two_processes_gloo(shards, tmp_path):
     assert run["world_size"] == 2
     _, _, meta = load_checkpoint(str(tmp_path / "last"))
     assert meta["step"] == 4 and meta["tokens"] == 4 * 2 * 2 * 32
+
+
+def test_training_follows_a_corpus_build(tok, tmp_path):
+    """`--shard_every N` (gpu_stage.sh) trains while the corpus is built: the run waits for each
+    shard it is due, draws from the first 1 + step // N shards only, and a resumed run draws
+    as the uninterrupted one did."""
+    import threading
+
+    from memgpt.training.train import await_file, shards_due
+
+    cfg = TrainConfig(shard_every=2)
+    assert [shards_due(cfg, s, 3) for s in range(8)] == [1, 1, 2, 2, 3, 3, 3, 3]
+    assert shards_due(TrainConfig(), 0, 3) == 3
+    with pytest.raises(TimeoutError, match="corpus build"):
+        await_file(str(tmp_path / "never.mask.npy"), 0.3)
+
+    d = tmp_path / "corpus"
+    build = threading.Thread(target=data.build_shards, args=(tok, str(d), 3 * 16 * 33, 33),
+                             kwargs=dict(seed=3, rows_per_shard=16))
+    build.start()  # the run starts before the build has written anything
+    train(tiny(str(d), tmp_path / "a", shard_every=2, shard_wait=120))
+    build.join()
+    assert json.loads((d / "meta.json").read_text())["n_shards"] == 3
+    train(tiny(str(d), tmp_path / "b", shard_every=2, stop_after=3))
+    train(tiny(str(d), tmp_path / "b", shard_every=2))
+    ma, mb = load_checkpoint(str(tmp_path / "a" / "last"))[0], load_checkpoint(str(tmp_path / "b" / "last"))[0]
+    for (k, va), vb in zip(ma.state_dict().items(), mb.state_dict().values()):
+        torch.testing.assert_close(va, vb, rtol=0, atol=0, msg=k)
+    # a run over the finished corpus without following draws from all 3 shards from step 0: other weights
+    train(tiny(str(d), tmp_path / "c"))
+    mc = load_checkpoint(str(tmp_path / "c" / "last"))[0]
+    assert any(not torch.equal(va, vc) for va, vc in zip(ma.state_dict().values(), mc.state_dict().values()))

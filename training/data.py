@@ -466,32 +466,36 @@ def write_shard(tok: Tokenizer, path: str, n_rows: int, length: int, seed: int, 
         i, m = next(it)
         ids[r], mask[r] = i, m
     np.save(path + ".ids.npy", ids)
-    np.save(path + ".mask.npy", mask)
+    with open(path + ".mask.tmp", "wb") as f:  # the mask lands last, whole: a shard's "finished" mark
+        np.save(f, mask)
+    os.replace(path + ".mask.tmp", path + ".mask.npy")
 
 
 def build_shards(tok: Tokenizer, out_dir: str, n_tokens: int, length: int, seed: int = 0,
                  rows_per_shard: int = 4096, workers: int = 1,
                  letter_share: float = LETTER_START_SHARE, mix: dict[str, float] = DEFAULT_MIX) -> list[str]:
-    """Write enough shards for `n_tokens` training tokens (plus one validation shard)."""
+    """Write enough shards for `n_tokens` training tokens (plus one validation shard, first).
+    `meta.json` is written before the shards, so a trainer can follow the build (`--shard_every`):
+    a shard is finished once its `.mask.npy` exists."""
     from concurrent.futures import ProcessPoolExecutor
 
     from tqdm import tqdm
 
     os.makedirs(out_dir, exist_ok=True)
     n_shards = max(1, -(-n_tokens // (rows_per_shard * length)))
-    jobs = [(os.path.join(out_dir, f"train_{i:04d}"), seed * 100_003 + i, "train") for i in range(n_shards)]
-    jobs.append((os.path.join(out_dir, "val_0000"), seed * 100_003 + 99_991, "train"))
+    jobs = [(os.path.join(out_dir, "val_0000"), seed * 100_003 + 99_991, "train")]
+    jobs += [(os.path.join(out_dir, f"train_{i:04d}"), seed * 100_003 + i, "train") for i in range(n_shards)]
     todo = [j for j in jobs if not os.path.exists(j[0] + ".mask.npy")]  # resumable
     tok_dir = os.path.join(out_dir, "tokenizer")
     tok.save(tok_dir)
+    with open(os.path.join(out_dir, "meta.json"), "w") as f:
+        json.dump({"length": length, "rows_per_shard": rows_per_shard, "seed": seed, "n_shards": n_shards,
+                   "letter_share": letter_share, "mix": mix}, f)
     with ProcessPoolExecutor(max_workers=workers) as ex:
         futs = [ex.submit(_shard_job, tok_dir, p, rows_per_shard, length, s, sp, letter_share, mix)
                 for p, s, sp in todo]
         for f in tqdm(futs, desc="shards"):
             f.result()
-    with open(os.path.join(out_dir, "meta.json"), "w") as f:
-        json.dump({"length": length, "rows_per_shard": rows_per_shard, "seed": seed, "n_shards": n_shards,
-                   "letter_share": letter_share, "mix": mix}, f)
     return [j[0] for j in jobs]
 
 

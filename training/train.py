@@ -65,6 +65,10 @@ class TrainConfig:
     log_every: int = 10
     progress: bool = True
     stop_after: int = 0              # stop this process after N optimiser steps (0 = run to the end); resume later
+    # > 0: the corpus is still being built (scripts/gpu_stage.sh): step s draws from the first
+    # 1 + s // shard_every train shards of meta.json's n_shards, waiting for each to be finished
+    shard_every: int = 0
+    shard_wait: float = 600.0        # seconds to wait for one shard before giving up
 
 
 def parse_config(argv: list[str] | None = None) -> TrainConfig:
@@ -110,6 +114,33 @@ class Shards:
 
     def batch(self, key: list[int], n: int) -> tuple[np.ndarray, np.ndarray]:
         return self.rows(np.random.default_rng(key).integers(0, int(self.starts[-1]), n))
+
+
+def shard_path(data_dir: str, i: int) -> str:
+    return os.path.join(data_dir, f"train_{i:04d}")
+
+
+def await_file(path: str, timeout: float) -> None:
+    t0 = time.time()
+    while not os.path.exists(path):
+        if time.time() - t0 > timeout:
+            raise TimeoutError(f"{path} not written after {timeout:.0f} s; is the corpus build running?")
+        time.sleep(0.2)
+
+
+def await_shards(data_dir: str, n: int, timeout: float) -> Shards:
+    """The first `n` train shards of a corpus still being built, once the builder has finished
+    them (a shard is finished when its mask file exists: it is written last, whole)."""
+    for i in range(n):
+        await_file(shard_path(data_dir, i) + ".mask.npy", timeout)
+    return Shards([shard_path(data_dir, i) for i in range(n)])
+
+
+def shards_due(cfg: "TrainConfig", step: int, n_shards: int) -> int:
+    """Train shards that step `step` draws from: all of them, or while following a build, one
+    more every `shard_every` steps (a function of the step alone, so a resumed run draws as the
+    uninterrupted one did)."""
+    return n_shards if cfg.shard_every <= 0 else min(n_shards, 1 + step // cfg.shard_every)
 
 
 def to_tensors(ids: np.ndarray, mask: np.ndarray, key_weight: float, device: torch.device, block: int):
@@ -190,10 +221,19 @@ def train(cfg: TrainConfig) -> dict:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed + rank)
 
-    train_files = [f[:-8] for f in sorted(glob.glob(os.path.join(cfg.data, "train_*.ids.npy")))]
-    if not train_files:
-        raise FileNotFoundError(f"{cfg.data}: no train_*.ids.npy shards (build them with memgpt.training.data)")
-    train_shards = Shards(train_files)
+    if cfg.shard_every > 0:  # following a build: meta.json and the tokenizer come before any shard
+        meta_path = os.path.join(cfg.data, "meta.json")
+        await_file(meta_path, cfg.shard_wait)
+        with open(meta_path) as f:
+            n_shards = json.load(f)["n_shards"]
+        await_file(os.path.join(cfg.data, "val_0000.mask.npy"), cfg.shard_wait)  # the build's first shard
+        train_shards, n_open = None, 0
+    else:
+        train_files = [f[:-8] for f in sorted(glob.glob(os.path.join(cfg.data, "train_*.ids.npy")))]
+        if not train_files:
+            raise FileNotFoundError(f"{cfg.data}: no train_*.ids.npy shards (build them with memgpt.training.data)")
+        train_shards, n_shards = Shards(train_files), len(train_files)
+        n_open = n_shards
     tok = Tokenizer.load(os.path.join(cfg.data, "tokenizer"))
     val_files = [f[:-8] for f in sorted(glob.glob(os.path.join(cfg.data, "val_*.ids.npy")))]
     val_shards = Shards(val_files) if val_files else None
@@ -249,6 +289,9 @@ def train(cfg: TrainConfig) -> dict:
         lr = lr_at(cfg, tokens)
         for g in optimizer.param_groups:
             g["lr"] = lr
+        if shards_due(cfg, step, n_shards) != n_open:
+            n_open = shards_due(cfg, step, n_shards)
+            train_shards = await_shards(cfg.data, n_open, cfg.shard_wait)
         loss_acc = 0.0
         for micro in range(cfg.grad_accum):
             ids, mask = train_shards.batch([cfg.seed, step, rank, micro], cfg.batch_size)

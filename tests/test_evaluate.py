@@ -72,3 +72,20 @@ def test_eval_answers_windows_fit_and_draw_the_same_cases_whatever_fits(tok, mon
     assert small == large and len(small) == 3 * len(evaluate.ANSWER_FAMILIES)
     assert all(r["score"] == 0 and r["distractors"] == 10 for r in out_large.values())
     assert out_small["niah_multiquery"]["distractors"] < 10 and out_small["passkey"]["distractors"] == 10
+
+
+def test_families_subset_asks_only_those_and_refuses_unknown_names(tok, monkeypatch):
+    """`memgpt eval --families niah_multivalue` (a larger draw of one family): only the families
+    named are asked; an unknown name is a clear error, from the API and the command line."""
+    from types import SimpleNamespace
+
+    asked: list[str] = []
+    monkeypatch.setattr(evaluate, "greedy", lambda model, tok_, ids, max_new: asked.append(tok.decode(ids)) or "")
+    model = SimpleNamespace(config=SimpleNamespace(block_size=256))
+    out = evaluate.eval_answers(model, tok, 4, seed=1, families=("niah_multivalue",))
+    assert list(out) == ["niah_multivalue"] and len(asked) == 4
+    assert all("What are all the special magic numbers for" in a.rsplit("<|user|>", 1)[1] for a in asked)
+    with pytest.raises(ValueError, match="unknown families"):
+        evaluate.eval_answers(model, tok, 1, seed=1, families=("niah_multivalu",))
+    with pytest.raises(SystemExit):
+        evaluate.main(["--families", "niah_multivalu", "--skip-notes"])

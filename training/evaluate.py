@@ -1,6 +1,6 @@
 """Evaluate a note-taker on the test pools and held-out filler.
 
-    memgpt eval --checkpoint runs/default/best [--n 100] [--out eval.json]
+    memgpt eval --checkpoint runs/default/best [--n 100] [--families niah_multivalue] [--out eval.json]
 
 1. Notes: documents of held-out filler (style `legal`, never trained on) with test-pool facts at
    random sentence boundaries are read by the engine's `ingest`. Recall = facts that got a
@@ -121,14 +121,19 @@ def reply_budget(tok: Tokenizer, family: str, needed: list[str], expected: str) 
     return min(ANSWER_TOKENS, len(tok.encode_text(expected)) + 8)
 
 
-def eval_answers(model, tok: Tokenizer, n: int, seed: int, distractors: int = 10) -> dict[str, dict[str, float]]:
+def eval_answers(model, tok: Tokenizer, n: int, seed: int, distractors: int = 10,
+                 families: tuple[str, ...] = ANSWER_FAMILIES) -> dict[str, dict[str, float]]:
     """Per family: the mean score, and the mean number of distractor notes in the block (fewer
     than `distractors` only where the block would not fit the window with the question and the
-    answer; the multi-note families' blocks run long)."""
+    answer; the multi-note families' blocks run long). The families draw from one generator in
+    turn, so a subset of them gets other cases than the same families in a full run."""
+    unknown = set(families) - set(ANSWER_FAMILIES)
+    if unknown:
+        raise ValueError(f"unknown families {sorted(unknown)}; known: {', '.join(ANSWER_FAMILIES)}")
     rng = random.Random(seed)
     out = {}
     T = model.config.block_size
-    for fam in ANSWER_FAMILIES:
+    for fam in families:
         total = used = 0.0
         for _ in range(n):
             needed, (q, expected) = _family_case(fam, rng)
@@ -212,8 +217,14 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--filler-tokens", type=int, default=20_000)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--skip-notes", action="store_true")
+    ap.add_argument("--families", default=",".join(ANSWER_FAMILIES),
+                    help="answer families to ask, comma-separated (default: all). A subset draws other "
+                         "cases than a full run, as the families share one seeded generator")
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     args = ap.parse_args(argv)
+    families = tuple(f.strip() for f in args.families.split(",") if f.strip())
+    if not families or set(families) - set(ANSWER_FAMILIES):
+        ap.error(f"--families takes names from: {', '.join(ANSWER_FAMILIES)}; got {args.families!r}")
     import memgpt
     from memgpt.checkpoint import default_checkpoint_dir
 
@@ -221,7 +232,7 @@ def main(argv: list[str] | None = None) -> dict:
     model, tok, meta = load_checkpoint(ckpt)
     t0 = time.time()
     res: dict = {"checkpoint": ckpt, "step": meta.get("step"), "tokens": meta.get("tokens")}
-    res["answers_10_distractors"] = eval_answers(model, tok, args.n, args.seed)
+    res["answers_10_distractors"] = eval_answers(model, tok, args.n, args.seed, families=families)
     for fam, r in res["answers_10_distractors"].items():
         print(f"{fam:16s} {r['score']:6.1%}  ({r['distractors']:.1f} distractors)")
     if not args.skip_notes:

@@ -401,15 +401,11 @@ def tracking_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "
     return answering_row(tok, rng, length, split, cases=_tracking_for_mem, max_distractors=8)
 
 
-def _multivalue_case(rng: random.Random, split: str) -> tuple[list[Fact], list[tuple[str, str]]]:
-    return _multi_needle(rng, split, multivalue=True)
-
-
 def multivalue_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "train") -> tuple[list[int], list[int]]:
     """Answering rows of multivalue cases only (2-4 magic numbers for one key among distractors):
     for a stage aimed at the family that stays under its bar (the reply drops, skips or repeats a
     value), drawn only when a mix names it."""
-    return answering_row(tok, rng, length, split, cases=_multivalue_case)
+    return answering_row(tok, rng, length, split, cases=functools.partial(_multi_needle, multivalue=True))
 
 
 ROW_KINDS: dict[str, Callable] = {"reading": reading_row, "answering": answering_row, "chat": chat_row,
@@ -471,6 +467,11 @@ def write_shard(tok: Tokenizer, path: str, n_rows: int, length: int, seed: int, 
     os.replace(path + ".mask.tmp", path + ".mask.npy")
 
 
+def train_shard_path(out_dir: str, i: int) -> str:
+    """Shard i of a corpus, without its `.ids.npy` / `.mask.npy` suffix."""
+    return os.path.join(out_dir, f"train_{i:04d}")
+
+
 def build_shards(tok: Tokenizer, out_dir: str, n_tokens: int, length: int, seed: int = 0,
                  rows_per_shard: int = 4096, workers: int = 1,
                  letter_share: float = LETTER_START_SHARE, mix: dict[str, float] = DEFAULT_MIX) -> list[str]:
@@ -484,7 +485,7 @@ def build_shards(tok: Tokenizer, out_dir: str, n_tokens: int, length: int, seed:
     os.makedirs(out_dir, exist_ok=True)
     n_shards = max(1, -(-n_tokens // (rows_per_shard * length)))
     jobs = [(os.path.join(out_dir, "val_0000"), seed * 100_003 + 99_991, "train")]
-    jobs += [(os.path.join(out_dir, f"train_{i:04d}"), seed * 100_003 + i, "train") for i in range(n_shards)]
+    jobs += [(train_shard_path(out_dir, i), seed * 100_003 + i, "train") for i in range(n_shards)]
     todo = [j for j in jobs if not os.path.exists(j[0] + ".mask.npy")]  # resumable
     tok_dir = os.path.join(out_dir, "tokenizer")
     tok.save(tok_dir)

@@ -27,6 +27,7 @@ import torch
 from memgpt.checkpoint import load_checkpoint, save_checkpoint
 from memgpt.model import GPT, GPTConfig, amp_context
 from memgpt.tokenizer import KEY, TEXT, Tokenizer
+from memgpt.training.data import train_shard_path
 
 
 @dataclass
@@ -116,10 +117,6 @@ class Shards:
         return self.rows(np.random.default_rng(key).integers(0, int(self.starts[-1]), n))
 
 
-def shard_path(data_dir: str, i: int) -> str:
-    return os.path.join(data_dir, f"train_{i:04d}")
-
-
 def await_file(path: str, timeout: float) -> None:
     t0 = time.time()
     while not os.path.exists(path):
@@ -132,8 +129,8 @@ def await_shards(data_dir: str, n: int, timeout: float) -> Shards:
     """The first `n` train shards of a corpus still being built, once the builder has finished
     them (a shard is finished when its mask file exists: it is written last, whole)."""
     for i in range(n):
-        await_file(shard_path(data_dir, i) + ".mask.npy", timeout)
-    return Shards([shard_path(data_dir, i) for i in range(n)])
+        await_file(train_shard_path(data_dir, i) + ".mask.npy", timeout)
+    return Shards([train_shard_path(data_dir, i) for i in range(n)])
 
 
 def shards_due(cfg: "TrainConfig", step: int, n_shards: int) -> int:
@@ -289,9 +286,9 @@ def train(cfg: TrainConfig) -> dict:
         lr = lr_at(cfg, tokens)
         for g in optimizer.param_groups:
             g["lr"] = lr
-        if shards_due(cfg, step, n_shards) != n_open:
-            n_open = shards_due(cfg, step, n_shards)
-            train_shards = await_shards(cfg.data, n_open, cfg.shard_wait)
+        due = shards_due(cfg, step, n_shards)
+        if due != n_open:
+            n_open, train_shards = due, await_shards(cfg.data, due, cfg.shard_wait)
         loss_acc = 0.0
         for micro in range(cfg.grad_accum):
             ids, mask = train_shards.batch([cfg.seed, step, rank, micro], cfg.batch_size)

@@ -25,6 +25,7 @@ import numpy as np
 from memgpt.bench import filler
 from memgpt.bench.facts import (CHAT_SLOTS, LETTER_START_SHARE, NO_PIECES, BabiWorld, Fact, Pieces, chat_fact, multiquery_question,
                                 multiquery_reply, multivalue_question, niah_fact, niah_key, niah_note_key, passkey_fact)
+from memgpt.bench.tasks import NIAH_QUERIES, NIAH_VALUES
 from memgpt.tokenizer import CONTEXT, Tokenizer
 
 # ---------------------------------------------------------------------------------------------
@@ -211,16 +212,13 @@ def reading_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "t
     return row.done()
 
 
-MULTI_NEEDLES = 4  # most values (multivalue) or keys (multiquery) asked at once: RULER asks 4
-
-
 def _multi_needle(rng: random.Random, split: str, multivalue: bool) -> tuple[list[Fact], list[tuple[str, str]]]:
     """Several magic numbers asked at once: for one key (multivalue) or for several (multiquery)."""
     if multivalue:
         key = niah_key(rng, split)
-        fs = [niah_fact(rng, split, key) for _ in range(rng.randint(2, MULTI_NEEDLES))]
+        fs = [niah_fact(rng, split, key) for _ in range(rng.randint(2, NIAH_VALUES))]  # up to the benchmark's count
         return fs, [(multivalue_question(key), ", ".join(f.qa[0][1] for f in fs))]
-    fs = [niah_fact(rng, split) for _ in range(rng.randint(2, MULTI_NEEDLES))]
+    fs = [niah_fact(rng, split) for _ in range(rng.randint(2, NIAH_QUERIES))]
     # Asked in any order, as the benchmark asks them (its needles lie at random depths), so the
     # n-th key asked is not the n-th note; the reply restates each key before its value.
     asked = rng.sample(fs, len(fs))

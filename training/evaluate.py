@@ -121,15 +121,21 @@ def reply_budget(tok: Tokenizer, family: str, needed: list[str], expected: str) 
     return min(ANSWER_TOKENS, len(tok.encode_text(expected)) + 8)
 
 
+def check_families(families: tuple[str, ...]) -> None:
+    """A clear error for an empty or unknown family list (the API's and the CLI's one check)."""
+    unknown = set(families) - set(ANSWER_FAMILIES)
+    if unknown or not families:
+        what = f"unknown families {sorted(unknown)}" if unknown else "no families named"
+        raise ValueError(f"{what}; known: {', '.join(ANSWER_FAMILIES)}")
+
+
 def eval_answers(model, tok: Tokenizer, n: int, seed: int, distractors: int = 10,
                  families: tuple[str, ...] = ANSWER_FAMILIES) -> dict[str, dict[str, float]]:
     """Per family: the mean score, and the mean number of distractor notes in the block (fewer
     than `distractors` only where the block would not fit the window with the question and the
     answer; the multi-note families' blocks run long). The families draw from one generator in
     turn, so a subset of them gets other cases than the same families in a full run."""
-    unknown = set(families) - set(ANSWER_FAMILIES)
-    if unknown:
-        raise ValueError(f"unknown families {sorted(unknown)}; known: {', '.join(ANSWER_FAMILIES)}")
+    check_families(families)
     rng = random.Random(seed)
     out = {}
     T = model.config.block_size
@@ -223,8 +229,10 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     args = ap.parse_args(argv)
     families = tuple(f.strip() for f in args.families.split(",") if f.strip())
-    if not families or set(families) - set(ANSWER_FAMILIES):
-        ap.error(f"--families takes names from: {', '.join(ANSWER_FAMILIES)}; got {args.families!r}")
+    try:  # before the model loads
+        check_families(families)
+    except ValueError as e:
+        ap.error(f"--families {args.families!r}: {e}")
     import memgpt
     from memgpt.checkpoint import default_checkpoint_dir
 

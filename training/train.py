@@ -133,7 +133,7 @@ def await_shards(data_dir: str, n: int, timeout: float) -> Shards:
     return Shards([train_shard_path(data_dir, i) for i in range(n)])
 
 
-def shards_due(cfg: "TrainConfig", step: int, n_shards: int) -> int:
+def shards_due(cfg: TrainConfig, step: int, n_shards: int) -> int:
     """Train shards that step `step` draws from: all of them, or while following a build, one
     more every `shard_every` steps (a function of the step alone, so a resumed run draws as the
     uninterrupted one did)."""

@@ -171,13 +171,20 @@ class GPT(nn.Module):
         return logits, (ce * w).sum() / w.sum().clamp(min=1.0)
 
     def configure_optimizers(self, weight_decay: float, learning_rate: float, betas: tuple[float, float],
-                             device_type: str) -> torch.optim.AdamW:
-        params = [p for p in self.parameters() if p.requires_grad]
-        decay = [p for p in params if p.dim() >= 2]  # matrices and embeddings decay; norms and biases don't
-        no_decay = [p for p in params if p.dim() < 2]
-        groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+                             device_type: str, lr_mults: dict[str, float] | None = None) -> torch.optim.AdamW:
+        """AdamW; every group carries an `lr_mult` (1 unless a name prefix in `lr_mults` sets it)
+        that the training loop applies to the scheduled learning rate."""
+        groups: dict[tuple[bool, float], list[nn.Parameter]] = {}
+        for name, p in self.named_parameters():
+            if not p.requires_grad:
+                continue
+            mult = next((m for pre, m in (lr_mults or {}).items() if name.startswith(pre)), 1.0)
+            # matrices and embeddings decay; norms and biases don't
+            groups.setdefault((p.dim() >= 2, mult), []).append(p)
+        param_groups = [{"params": ps, "weight_decay": weight_decay if decay else 0.0, "lr_mult": mult}
+                        for (decay, mult), ps in sorted(groups.items(), key=lambda kv: (not kv[0][0], kv[0][1]))]
         fused = device_type == "cuda" and "fused" in inspect.signature(torch.optim.AdamW).parameters
-        return torch.optim.AdamW(groups, lr=learning_rate, betas=betas, **({"fused": True} if fused else {}))
+        return torch.optim.AdamW(param_groups, lr=learning_rate, betas=betas, **({"fused": True} if fused else {}))
 
     def estimate_flops_per_token(self) -> int:
         """Training FLOPs per token (PaLM appendix B): 6N + 12 L T d."""

@@ -28,6 +28,7 @@ from memgpt.checkpoint import load_checkpoint, save_checkpoint
 from memgpt.model import GPT, GPTConfig, amp_context
 from memgpt.tokenizer import KEY, TEXT, Tokenizer
 from memgpt.training.data import train_shard_path
+from memgpt.training.grow import grow, grown_blocks
 
 
 @dataclass
@@ -53,6 +54,9 @@ class TrainConfig:
     beta2: float = 0.95
     grad_clip: float = 1.0
     key_weight: float = 5.0          # loss weight of notes and answers (mask 2)
+    # with a checkpoint init: n more blocks, copies of the top n with zeroed outputs (training/grow.py)
+    grow_layers: int = 0
+    grow_lr_mult: float = 1.0        # learning-rate multiplier of the grown blocks
     # system
     device: str = "auto"             # auto | cpu | cuda | cuda:N
     dtype: str = "bfloat16"          # bfloat16 | float32 (autocast on CPU and CUDA)
@@ -242,10 +246,16 @@ def train(cfg: TrainConfig) -> dict:
         model, _, meta = load_checkpoint(last_dir, device)
         model.train()
     else:
+        if cfg.grow_layers and cfg.init_from == "scratch":
+            raise ValueError("--grow_layers grows a trained model: give --init_from a checkpoint (or gpt2)")
         model, meta = build_model(cfg, tok, device)
+        if cfg.grow_layers:
+            model = grow(model, cfg.grow_layers)
     if model.config.block_size < cfg.block_size:
         raise ValueError(f"model block size {model.config.block_size} < requested {cfg.block_size}")
-    optimizer = model.configure_optimizers(cfg.weight_decay, cfg.lr, (cfg.beta1, cfg.beta2), device.type)
+    new_blocks = grown_blocks(model.config.n_layer, cfg.grow_layers)
+    optimizer = model.configure_optimizers(cfg.weight_decay, cfg.lr, (cfg.beta1, cfg.beta2), device.type,
+                                           {f"transformer.h.{i}.": cfg.grow_lr_mult for i in new_blocks})
     step, tokens, best = 0, 0, float("inf")
     if resume:
         st = torch.load(state_path, map_location=device, weights_only=True)
@@ -285,7 +295,7 @@ def train(cfg: TrainConfig) -> dict:
     while step < stop_at:
         lr = lr_at(cfg, tokens)
         for g in optimizer.param_groups:
-            g["lr"] = lr
+            g["lr"] = lr * g.get("lr_mult", 1.0)  # states saved before lr_mult existed have none
         due = shards_due(cfg, step, n_shards)
         if due != n_open:
             n_open, train_shards = due, await_shards(cfg.data, due, cfg.shard_wait)

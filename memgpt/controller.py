@@ -58,6 +58,12 @@ from memgpt.tokenizer import MAX_NOTE_TOKENS, Tokenizer, clean_note
 log = logging.getLogger("memgpt.controller")
 
 
+def window_limit(block_size: int) -> int:
+    """Positions a (re)built window fills at most, memory block included: the rest of the block
+    is room to decode. The evaluation builds its answer windows by this same rule."""
+    return block_size - max(1, block_size // 4)
+
+
 @dataclass
 class EngineConfig:
     """Knobs of the engine. Defaults suit a block of 256 tokens; token counts scale with it."""
@@ -175,7 +181,7 @@ class Engine:
         # first words carry no key), at 10% extra work for a block of 256 (T / (T - carry)).
         self.carry = min(24, T // 4) if cfg.ingest_carry is None else cfg.ingest_carry
         self.max_note = max(1, min(cfg.max_note_tokens, T // 2 - 2))
-        self.limit = T - max(1, T // 4)  # a (re)built window holds at most this: room left to decode
+        self.limit = window_limit(T)
         if not 0 <= self.budget < self.limit:
             raise ValueError(f"mem_budget {self.budget} must be in [0, {self.limit}) for block size {T}")
         if not 0 <= self.carry < T:

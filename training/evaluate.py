@@ -26,6 +26,7 @@ import torch
 from memgpt.bench import facts, filler
 from memgpt.bench.score import score
 from memgpt.checkpoint import load_checkpoint
+from memgpt.controller import window_limit
 from memgpt.model import KVCache
 from memgpt.tokenizer import Tokenizer
 from memgpt.training import data
@@ -98,13 +99,15 @@ ANSWER_FAMILIES = ("passkey", "niah_single", "niah_multikey", "niah_multivalue",
 
 def answer_window(tok: Tokenizer, notes: list[str], recent: str, question: str, block_size: int,
                   max_new: int = ANSWER_TOKENS) -> list[int]:
-    """The window the engine would build: the whole `<|mem|>` block, as much of the end of the
-    recent text as fits, the question. (Cutting from the left instead would drop the block.)"""
+    """The window the engine builds: the whole `<|mem|>` block, as much of the end of the recent
+    text as fits, the question, filling at most `window_limit` positions as the engine does, and
+    fewer where the answer needs more room. (Cutting from the left instead would drop the block.)"""
     mem, q = tok.render_memory(notes)[0], tok.render_prompt_for_reply(question)
-    room = block_size - max_new - len(mem) - len(q)
+    fill = min(window_limit(block_size), block_size - max_new)
+    room = fill - len(mem) - len(q)
     if room < 0:
         raise ValueError(f"a {len(mem)}-token memory block and a {len(q)}-token question leave no room "
-                         f"for a {max_new}-token answer in a {block_size}-token window")
+                         f"in a {fill}-token window ({block_size}-token block, {max_new}-token answer)")
     recent_ids = tok.encode_text(recent)
     return mem + recent_ids[len(recent_ids) - room:] + q
 

@@ -33,9 +33,8 @@ def grow(model: GPT, n: int) -> GPT:
     for b in blocks[old - n:]:
         twin = copy.deepcopy(b)
         with torch.no_grad():
-            twin.attn.c_proj.weight.zero_()
-            twin.mlp.c_proj.weight.zero_()
             for lin in (twin.attn.c_proj, twin.mlp.c_proj):
+                lin.weight.zero_()
                 if lin.bias is not None:
                     lin.bias.zero_()
         new_blocks += [b, twin]

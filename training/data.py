@@ -26,6 +26,7 @@ from memgpt.bench import filler
 from memgpt.bench.facts import (CHAT_SLOTS, LETTER_START_SHARE, NO_PIECES, BabiWorld, Fact, Pieces, chat_fact, multiquery_question,
                                 multiquery_reply, multivalue_question, niah_fact, niah_key, niah_note_key, passkey_fact)
 from memgpt.bench.tasks import NIAH_QUERIES, NIAH_VALUES
+from memgpt.controller import EngineConfig, window_limit
 from memgpt.tokenizer import CONTEXT, Tokenizer
 
 # ---------------------------------------------------------------------------------------------
@@ -406,8 +407,61 @@ def multivalue_row(tok: Tokenizer, rng: random.Random, length: int, split: str =
     return answering_row(tok, rng, length, split, cases=functools.partial(_multi_needle, multivalue=True))
 
 
+def windowed_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "train",
+                 styles: tuple[str, ...] = filler.TRAIN_STYLES, window_share: float = 0.3) -> tuple[list[int], list[int]]:
+    """Answering examples in the windows the engine builds for `ask`: the `<|mem|>` block (at
+    most `mem_budget` tokens), then the last tokens of a long read and the question, cut at any
+    token so the window holds at most `window_limit` positions, then the answer. Answering rows
+    start their recent text at a sentence and end a grass passage before "There and back
+    again."; the engine's windows do neither (stage 27 misread pass keys after a window that
+    began with a lone "."). Facts read before the cut are in the block, as the engine filed
+    them. The recent text is context, not a target: it may begin inside a note."""
+    limit = window_limit(length - 1)
+    budget = EngineConfig().mem_budget or (length - 1) // 2
+    row = RowBuilder(length)
+    while not row.full():
+        if row.ids:
+            row.add(([tok.eot], [CONTEXT]))
+        facts, qa = _qa_for_mem(rng, split)
+        needed = [f.note for f in facts]
+        distract = _distractor_notes(rng, split, rng.randint(0, 12), needed)
+        sents = filler.passage(rng.choice(styles), rng, rng.randint(1, 30))
+        placed = rng.random() < window_share
+        reading, starts = [], []  # the read's tokens; where each fact's sentence starts in them
+        n = len(sents) + (len(facts) if placed else 0)
+        at = set(rng.sample(range(n), len(facts))) if placed else set()
+        fi, si = iter(facts), iter(sents)
+        for k in range(n):
+            text, note = ((f := next(fi)).sentence, f.note) if k in at else (next(si), None)
+            if note is not None:
+                starts.append(len(reading))
+            reading += tok.render_reading([(text if k == 0 else " " + text, note)])[0]
+        q_ids, q_mask = tok.render_answering([], "", qa)
+        n_prompt = len(tok.render_prompt_for_reply(qa[0][0]))  # the first question is in the window
+        fill = min(limit, row.room() - (len(q_ids) - n_prompt))  # the answers must fit the row
+        if rng.random() < 0.3:  # early in a read the stream is shorter than the window
+            drop = len(reading) - rng.randint(1, len(reading))
+            reading, starts = reading[drop:], [s - drop for s in starts]
+        filed = [] if placed else list(needed)
+        while True:
+            mem_ids = tok.render_memory(interleave_notes(rng, list(distract), filed))[0]
+            if (len(mem_ids) > budget or len(mem_ids) + n_prompt > fill) and distract:
+                distract.pop()  # the engine's budget holds fewer notes
+                continue
+            stream = reading + q_ids[:n_prompt]
+            keep = max(n_prompt, fill - len(mem_ids))
+            cut = max(0, len(stream) - keep)
+            late = [n for n, s in zip(needed, starts) if s < cut and n not in filed] if placed else []
+            if not late:
+                break
+            filed = [n for n in needed if n in filed or n in late]  # read before the cut: filed, in order
+        window = mem_ids + stream[cut:]
+        row.add((window + q_ids[n_prompt:], [CONTEXT] * len(window) + q_mask[n_prompt:]))
+    return row.done()
+
+
 ROW_KINDS: dict[str, Callable] = {"reading": reading_row, "answering": answering_row, "chat": chat_row,
-                                  "tracking": tracking_row, "multivalue": multivalue_row}
+                                  "tracking": tracking_row, "multivalue": multivalue_row, "windowed": windowed_row}
 DEFAULT_MIX = {"reading": 0.4, "answering": 0.3, "chat": 0.12, "tracking": 0.18}
 
 

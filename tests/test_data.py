@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from memgpt.bench import facts
+from memgpt.bench import facts, filler
 from memgpt.bench.score import score
 from memgpt.tokenizer import CONTEXT, KEY, TEXT
 from memgpt.training import data
@@ -333,3 +333,40 @@ def test_multivalue_rows_ask_every_value_of_one_key_in_note_order(tok):
             assert answer.split(", ") == values, ex
             counts.add(len(values))
     assert counts == {2, 3, 4}
+
+
+def test_windowed_rows_are_the_engines_answer_windows(tok):
+    """`--mix windowed=W` rows: each example's window (block and recent text up to the first
+    `<|assistant|>`) fills at most `window_limit` positions with a block within the engine's
+    budget; only answers are targets; every number an answer copies is in its window; and over
+    many rows the recent text begins mid-sentence and grass filler ends on each of its sentences
+    (answering rows never end on "There and back again.")."""
+    from memgpt.controller import EngineConfig, window_limit
+
+    limit, budget = window_limit(256), EngineConfig().mem_budget or 128
+    mid = endings = 0
+    grass_ends: set[str] = set()
+    for ids, mask in itertools.islice(data.rows(tok, 3, 257, mix=data.parse_mix("windowed=1")), 80):
+        starts = [0] + [i + 1 for i, t in enumerate(ids) if t == tok.eot]
+        for s, e in zip(starts, starts[1:] + [len(ids)]):
+            ex, m = ids[s:e], mask[s:e]
+            if tok.assistant not in ex or tok.end not in ex[ex.index(tok.assistant):]:
+                continue  # cut at the row's end
+            a = ex.index(tok.assistant)
+            assert a + 1 <= limit and all(k == CONTEXT for k in m[: a + 1])
+            if ex[0] == tok.mem:
+                assert ex.index(tok.mem_end) + 1 <= budget
+            a_end = ex.index(tok.end, a)
+            answer = tok.decode(ex[a + 1: a_end])
+            assert all(k != CONTEXT for k in m[a + 1: a_end + 1])
+            window = tok.decode(ex[:a])
+            assert all(n in window for n in re.findall(r"\d{5,}", answer)), (window, answer)
+            recent = window.split("<|/mem|>")[-1].split("<|user|>")[0]
+            if recent:
+                endings += 1
+                mid += not (recent[0] == " " or recent[0].isupper())
+            for g in filler.GRASS:
+                if recent.endswith(g) and "The grass is green." in recent:
+                    grass_ends.add(g)
+    assert endings > 50 and mid > endings // 10, (endings, mid)
+    assert grass_ends == set(filler.GRASS)

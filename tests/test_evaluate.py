@@ -90,3 +90,31 @@ def test_families_subset_asks_only_those_and_refuses_unknown_names(tok, monkeypa
         evaluate.eval_answers(model, tok, 1, seed=1, families=("niah_multivalu",))
     with pytest.raises(SystemExit):
         evaluate.main(["--families", "niah_multivalu", "--skip-notes"])
+
+
+def test_benchmark_windows_fill_with_grass_and_hold_the_needed_notes_alone(tok, monkeypatch):
+    """`--recent-style grass --distractors 0`: the windows the benchmarks build (a block with the
+    needed notes alone, filled to the window limit with grass that ends on any of its sentences);
+    the default keeps two held-out sentences and 10 distractors."""
+    from types import SimpleNamespace
+
+    from memgpt.bench import filler
+    from memgpt.controller import window_limit
+
+    seen: list[list[int]] = []
+    monkeypatch.setattr(evaluate, "greedy", lambda model, tok_, ids, max_new: seen.append(ids) or "")
+    model = SimpleNamespace(config=SimpleNamespace(block_size=256))
+    out = evaluate.eval_answers(model, tok, 40, seed=3, distractors=0, families=("passkey",), recent_style="grass")
+    assert out["passkey"]["distractors"] == 0
+    ends = set()
+    for ids in seen:
+        assert len(ids) == window_limit(256)
+        text = tok.decode(ids)
+        assert text.count("pass key:") == 1 and "\n" not in text.split("<|/mem|>")[0]  # one note alone
+        ends.add(next(g for g in filler.GRASS if text.split("<|user|>")[0].endswith(g)))
+    assert ends == set(filler.GRASS)
+    seen.clear()
+    out = evaluate.eval_answers(model, tok, 5, seed=3, families=("passkey",))
+    blocks = [tok.decode(ids).split("<|/mem|>")[0] for ids in seen]
+    assert sum(b.count("\n") for b in blocks) == 5 * out["passkey"]["distractors"] > 5 * 9
+    assert not any("The grass is green." in tok.decode(ids) for ids in seen)

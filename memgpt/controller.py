@@ -84,6 +84,10 @@ class EngineConfig:
     dtype: str | None = None          # autocast dtype; None: bfloat16 on cuda, float32 elsewhere
     audit: bool = False               # keep (sampled token ids, Note) of every filed note in Engine.audit
 
+    def memory_budget(self, block_size: int) -> int:
+        """Tokens of the `<|mem|>` block, markers included (the training corpus's windows use it too)."""
+        return block_size // 2 if self.mem_budget is None else self.mem_budget
+
 
 @dataclass
 class WindowInfo:
@@ -176,7 +180,7 @@ class Engine:
         self.model, self.tok, self.store = model, tokenizer, store
         self.cfg = cfg = config or EngineConfig()
         self.T = T = model.config.block_size
-        self.budget = T // 2 if cfg.mem_budget is None else cfg.mem_budget
+        self.budget = cfg.memory_budget(T)
         # 24 carried tokens hold a whole fact sentence (passkey/RULER facts are 25-29 tokens; the
         # first words carry no key), at 10% extra work for a block of 256 (T / (T - carry)).
         self.carry = min(24, T // 4) if cfg.ingest_carry is None else cfg.ingest_carry

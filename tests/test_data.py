@@ -343,7 +343,7 @@ def test_windowed_rows_are_the_engines_answer_windows(tok):
     (answering rows never end on "There and back again.")."""
     from memgpt.controller import EngineConfig, window_limit
 
-    limit, budget = window_limit(256), EngineConfig().mem_budget or 128
+    limit, budget = window_limit(256), EngineConfig().memory_budget(256)
     mid = endings = 0
     grass_ends: set[str] = set()
     for ids, mask in itertools.islice(data.rows(tok, 3, 257, mix=data.parse_mix("windowed=1")), 80):

@@ -417,7 +417,7 @@ def windowed_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "
     began with a lone "."). Facts read before the cut are in the block, as the engine filed
     them. The recent text is context, not a target: it may begin inside a note."""
     limit = window_limit(length - 1)
-    budget = EngineConfig().mem_budget or (length - 1) // 2
+    budget = EngineConfig().memory_budget(length - 1)
     row = RowBuilder(length)
     while not row.full():
         if row.ids:
@@ -428,10 +428,10 @@ def windowed_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "
         sents = filler.passage(rng.choice(styles), rng, rng.randint(1, 30))
         placed = rng.random() < window_share
         reading, starts = [], []  # the read's tokens; where each fact's sentence starts in them
-        n = len(sents) + (len(facts) if placed else 0)
-        at = set(rng.sample(range(n), len(facts))) if placed else set()
+        n_read = len(sents) + (len(facts) if placed else 0)
+        at = set(rng.sample(range(n_read), len(facts))) if placed else set()
         fi, si = iter(facts), iter(sents)
-        for k in range(n):
+        for k in range(n_read):
             text, note = ((f := next(fi)).sentence, f.note) if k in at else (next(si), None)
             if note is not None:
                 starts.append(len(reading))

@@ -284,6 +284,15 @@ def interleave_notes(rng: random.Random, distractors: list[str], needed: list[st
     return notes
 
 
+def _read_with_facts(rng: random.Random, sents: list[str], facts: list[Fact]) -> list[tuple[str, str | None]]:
+    """Filler sentences with the facts (each followed by its note) at random places among them,
+    keeping their order: a read whose facts are in the recent window, not yet filed."""
+    at = set(rng.sample(range(len(sents) + len(facts)), len(facts)))
+    fi, si = iter(facts), iter(sents)
+    return [((f := next(fi)).sentence, f.note) if k in at else (next(si), None)
+            for k in range(len(sents) + len(facts))]
+
+
 def _answering_piece(tok: Tokenizer, mem: list[str], segs: list[tuple[str, str | None]],
                      qa: list[tuple[str, str]]) -> tuple[list[int], list[int]]:
     """`<|mem|>` block, recent text (facts in it followed by their notes), questions and answers."""
@@ -309,10 +318,7 @@ def answering_row(tok: Tokenizer, rng: random.Random, length: int, split: str = 
         distract = _distractor_notes(rng, split, rng.randint(0, max_distractors), needed)
         sents = filler.passage(rng.choice(styles), rng, rng.randint(0, 4))
         if rng.random() < window_share:  # the facts were read in the recent window, not filed
-            at = set(rng.sample(range(len(sents) + len(facts)), len(facts)))  # facts keep their order
-            fi, si = iter(facts), iter(sents)
-            segs = [((f := next(fi)).sentence, f.note) if k in at else (next(si), None)
-                    for k in range(len(sents) + len(facts))]
+            segs = _read_with_facts(rng, sents, facts)
             mem = distract
         else:
             segs = [(t, None) for t in sents]
@@ -428,11 +434,8 @@ def windowed_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "
         sents = filler.passage(rng.choice(styles), rng, rng.randint(1, 30))
         placed = rng.random() < window_share
         reading, starts = [], []  # the read's tokens; where each fact's sentence starts in them
-        n_read = len(sents) + (len(facts) if placed else 0)
-        at = set(rng.sample(range(n_read), len(facts))) if placed else set()
-        fi, si = iter(facts), iter(sents)
-        for k in range(n_read):
-            text, note = ((f := next(fi)).sentence, f.note) if k in at else (next(si), None)
+        segs = _read_with_facts(rng, sents, facts) if placed else [(t, None) for t in sents]
+        for k, (text, note) in enumerate(segs):
             if note is not None:
                 starts.append(len(reading))
             reading += tok.render_reading([(text if k == 0 else " " + text, note)])[0]
@@ -451,7 +454,7 @@ def windowed_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "
             stream = reading + q_ids[:n_prompt]
             keep = max(n_prompt, fill - len(mem_ids))
             cut = max(0, len(stream) - keep)
-            late = [n for n, s in zip(needed, starts) if s < cut and n not in filed] if placed else []
+            late = [n for n, s in zip(needed, starts) if s < cut and n not in filed]  # none unless placed
             if not late:
                 break
             filed = [n for n in needed if n in filed or n in late]  # read before the cut: filed, in order

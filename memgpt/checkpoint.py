@@ -3,7 +3,9 @@
     config.json      model config (GPTConfig) and format version
     tokenizer.json   tokenizer name, split pattern, control-token ids
     tokenizer.bpe    BPE ranks (absent for named encodings such as gpt2)
-    model.pt         weights (state dict; loaded with weights_only=True)
+    model.pt         weights (state dict; loaded with weights_only=True). They may be stored
+                     in float16 to halve the file (`export_checkpoint`); loading always
+                     rebuilds float32 parameters.
     meta.json        training metadata: step, tokens seen, config, git commit, metrics
 
 Every failure to load names the file at fault.
@@ -57,15 +59,37 @@ def clean_state_dict(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
-def save_checkpoint(directory: str, model: GPT, tokenizer: Tokenizer, meta: dict | None = None) -> None:
-    """Write a complete checkpoint; each file is replaced atomically."""
-    os.makedirs(directory, exist_ok=True)
+WEIGHT_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def _cast_weights(sd: dict[str, torch.Tensor], dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """Floating tensors in `dtype`; refuses a cast that overflows (float16 tops out at 65504)."""
+    out = {}
+    for k, v in sd.items():
+        if v.is_floating_point():
+            c = v.to(dtype)
+            if not torch.isfinite(c).all() and torch.isfinite(v).all():
+                raise ValueError(f"{k}: values overflow {dtype} (largest |x| = {v.abs().max().item():.4g})")
+            v = c
+        out[k] = v
+    return out
+
+
+def save_checkpoint(directory: str, model: GPT, tokenizer: Tokenizer, meta: dict | None = None,
+                    weights_dtype: torch.dtype | None = None) -> None:
+    """Write a complete checkpoint; each file is replaced atomically.
+
+    `weights_dtype` (e.g. torch.float16) stores the weights in that dtype: half the bytes, with
+    each weight rounded once. Loading upcasts them to the model's float32 parameters."""
     raw = getattr(model, "_orig_mod", model)
     raw = getattr(raw, "module", raw)
-    tokenizer.save(directory)
-    _atomic_write(os.path.join(directory, CONFIG_FILE), lambda f: f.write(_json_bytes({"format": FORMAT, "model": raw.config.to_dict()})))
     sd = clean_state_dict(raw.state_dict())
     sd.pop("lm_head.weight", None)  # tied to wte; saved once
+    if weights_dtype is not None:
+        sd = _cast_weights(sd, weights_dtype)  # before any file is written: a refused cast writes nothing
+    os.makedirs(directory, exist_ok=True)
+    tokenizer.save(directory)
+    _atomic_write(os.path.join(directory, CONFIG_FILE), lambda f: f.write(_json_bytes({"format": FORMAT, "model": raw.config.to_dict()})))
     _atomic_write(os.path.join(directory, WEIGHTS_FILE), lambda f: torch.save(sd, f))
     _atomic_write(os.path.join(directory, META_FILE), lambda f: f.write(_json_bytes(meta or {})))
 
@@ -114,7 +138,11 @@ def load_checkpoint(directory: str, device: str | torch.device = "cpu") -> tuple
     if not isinstance(sd, dict):
         raise CheckpointError(f"{wpath}: not a state dict")
     sd = clean_state_dict(sd)
-    model = GPT(config)
+    bad = sorted({str(v.dtype) for v in sd.values() if isinstance(v, torch.Tensor) and v.is_floating_point()
+                  and v.dtype not in WEIGHT_DTYPES.values()})
+    if bad:
+        raise CheckpointError(f"{wpath}: unsupported weight dtype {', '.join(bad)}")
+    model = GPT(config)  # float32 parameters; load_state_dict upcasts float16/bfloat16 weights
     sd.setdefault("lm_head.weight", sd.get("transformer.wte.weight"))
     try:
         model.load_state_dict(sd, strict=True)
@@ -122,6 +150,22 @@ def load_checkpoint(directory: str, device: str | torch.device = "cpu") -> tuple
         raise CheckpointError(f"{wpath}: weights do not match {CONFIG_FILE} ({str(e).splitlines()[0]} ...)") from None
     model.to(device).eval()
     return model, tokenizer, meta
+
+
+def export_checkpoint(src: str, dst: str, weights_dtype: str = "float16") -> dict:
+    """Copy checkpoint `src` to `dst` with its weights stored in `weights_dtype`.
+
+    Returns the new meta: the old one plus `weights_dtype` and `exported_from`. A model loaded
+    from `dst` computes with float32 parameters equal to the rounded weights, so evaluate `dst`
+    itself: its answers may differ from `src`'s where a logit margin is below the rounding."""
+    if weights_dtype not in WEIGHT_DTYPES:
+        raise ValueError(f"weights dtype must be one of {', '.join(WEIGHT_DTYPES)}, got {weights_dtype!r}")
+    if os.path.abspath(src) == os.path.abspath(dst):
+        raise ValueError(f"{dst}: export into a different directory than the source")
+    model, tokenizer, meta = load_checkpoint(src)
+    meta = {**meta, "weights_dtype": weights_dtype, "exported_from": src}
+    save_checkpoint(dst, model, tokenizer, meta, WEIGHT_DTYPES[weights_dtype])
+    return meta
 
 
 def default_checkpoint_dir() -> str:

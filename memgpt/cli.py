@@ -5,6 +5,7 @@
     memgpt ask QUESTION              answer from the notes
     memgpt generate PROMPT           continue a prompt, streaming to stdout
     memgpt notes list|search|delete|delete-all|export|import
+    memgpt export-checkpoint SRC DST  copy a checkpoint with float16 weights (half the bytes)
     memgpt train|bpe|data|eval|bench|demo ...        training tools (every argument goes to them)
 
 Adding a subcommand is one function decorated with `@command(name, help, *arguments)` that
@@ -219,6 +220,19 @@ def run_notes(args: argparse.Namespace) -> int:
             print(f"exported {store.export(args.value, session=session)} notes to {args.value}")
         elif args.action == "import":
             print(f"imported {store.import_(args.value)} notes from {args.value}")
+    return 0
+
+
+@command("export-checkpoint", "copy a checkpoint with its weights stored in float16 (half the file; loads as float32)",
+         arg("src", metavar="SRC", help="checkpoint directory to read"),
+         arg("dst", metavar="DST", help="directory to write (created; its checkpoint files are replaced)"),
+         arg("--weights-dtype", default="float16", choices=["float16", "bfloat16", "float32"],
+             help="dtype the weights are stored in (default: %(default)s)"))
+def run_export_checkpoint(args: argparse.Namespace) -> int:
+    from memgpt.checkpoint import WEIGHTS_FILE, export_checkpoint
+    export_checkpoint(args.src, args.dst, args.weights_dtype)
+    size = os.path.getsize(os.path.join(args.dst, WEIGHTS_FILE))
+    print(f"wrote {args.dst} ({args.weights_dtype} weights, {WEIGHTS_FILE} {size:,} bytes)")
     return 0
 
 

@@ -95,6 +95,17 @@ def test_chat_repl(ckpt, tmp_path, monkeypatch, capsys):
     assert "bot> " in capsys.readouterr().out
 
 
+def test_export_checkpoint(ckpt, tmp_path, capsys):
+    dst = tmp_path / "half"
+    assert cli.main(["export-checkpoint", ckpt, str(dst)]) == 0
+    assert "float16 weights" in capsys.readouterr().out
+    assert json.loads((dst / "meta.json").read_text())["weights_dtype"] == "float16"
+    mem = str(tmp_path / "n")
+    assert cli.main(["generate", "Hello", "--max-new-tokens", "3", "--checkpoint", str(dst), "--memory", mem]) == 0
+    assert cli.main(["export-checkpoint", str(tmp_path / "missing"), str(tmp_path / "x")]) == 2
+    assert "checkpoint directory not found" in capsys.readouterr().err
+
+
 def test_errors_are_one_line_exit_2(tmp_path, capsys):
     r = memgpt_cmd("ask", "hi", "--checkpoint", str(tmp_path / "missing"), "--memory", str(tmp_path / "n"))
     assert r.returncode == 2

@@ -93,3 +93,12 @@ def test_unsupported_weight_dtype_is_named(tmp_path, tiny_model, tok):
     torch.save({k: v.double() for k, v in sd.items()}, tmp_path / "model.pt")
     with pytest.raises(CheckpointError, match=r"model\.pt: unsupported weight dtype torch.float64"):
         load_checkpoint(str(tmp_path))
+
+
+def test_bundled_checkpoint_fits_the_size_limit_and_loads_float32():
+    from memgpt.checkpoint import default_checkpoint_dir
+    d = default_checkpoint_dir()
+    total = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
+    assert total <= 25_000_000, f"bundled checkpoint is {total:,} bytes (limit 25 MB)"
+    model, _, _ = load_checkpoint(d)
+    assert all(p.dtype == torch.float32 for p in model.parameters())

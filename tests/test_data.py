@@ -317,11 +317,13 @@ def test_mix_chooses_the_row_kinds(tok):
             data.parse_mix(bad)
 
 
-def test_multivalue_rows_ask_every_value_of_one_key_in_note_order(tok):
-    """`--mix multivalue=W` rows: every question asks all magic numbers of one key, and the answer
-    is each value of that key's notes (block or window), in the order they were read, 2-4 of them."""
+@pytest.mark.parametrize("kind", ["multivalue", "multivalue_hard"])
+def test_multivalue_rows_ask_every_value_of_one_key_in_note_order(tok, kind):
+    """`--mix multivalue=W` (and `multivalue_hard=W`) rows: every question asks all magic numbers
+    of one key, and the answer is each value of that key's notes (block or window), in the order
+    they were read, 2-4 of them."""
     counts = set()
-    for ids, _ in itertools.islice(data.rows(tok, 2, 400, mix=data.parse_mix("multivalue=1")), 30):
+    for ids, _ in itertools.islice(data.rows(tok, 2, 400, mix=data.parse_mix(f"{kind}=1")), 30):
         for ex in tok.decode(ids).split("<|endoftext|>"):
             m = re.search(r"<\|user\|>What are all the special magic numbers for (\S+) mentioned in the provided "
                           r"text\?<\|end\|><\|assistant\|>([^<]*)<\|end\|>", ex)
@@ -333,6 +335,33 @@ def test_multivalue_rows_ask_every_value_of_one_key_in_note_order(tok):
             assert answer.split(", ") == values, ex
             counts.add(len(values))
     assert counts == {2, 3, 4}
+
+
+def test_multivalue_hard_blocks_hold_other_keys_magic_numbers(tok):
+    """`multivalue_hard` rows file the key's notes in the block among 4-12 distractors, about three
+    in four of them other keys' magic numbers; only the answers are targets."""
+    other = total = 0
+    for ids, mask in itertools.islice(data.rows(tok, 4, 1025, mix=data.parse_mix("multivalue_hard=1")), 10):
+        for ex in tok.decode(ids).split("<|endoftext|>")[:-2]:  # the last two may be shortened to fit the row
+            m = re.search(r"<\|mem\|>(.*)<\|/mem\|>.*magic numbers for (\S+) mentioned.*<\|assistant\|>([^<]*)<\|end\|>",
+                          ex, re.S)
+            if not m:
+                continue  # cut at the row's end
+            block, key, answer = m.groups()
+            notes = block.split("\n")
+            mine = [n for n in notes if n.startswith(f"magic number for {key}: ")]
+            assert [n.rsplit(": ", 1)[1] for n in mine] == answer.split(", ")  # every value filed in the block
+            distract = [n for n in notes if n not in mine]
+            assert 4 <= len(distract) <= 12, notes
+            other += sum(n.startswith("magic number for ") for n in distract)
+            total += len(distract)
+        inside = False  # the block is context, never a target; the answers are KEY targets
+        for t, k in zip(ids, mask):
+            inside = (inside or t == tok.mem) and t != tok.mem_end
+            assert not inside or k == CONTEXT
+        answers = tok.decode([t for t, k in zip(ids, mask) if k == KEY])
+        assert re.fullmatch(r"([\d, ]*<\|end\|>)*[\d, ]*", answers), answers
+    assert total > 100 and 0.65 < other / total < 0.85, (other, total)
 
 
 def test_windowed_rows_are_the_engines_answer_windows(tok):

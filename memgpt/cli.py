@@ -226,8 +226,8 @@ def run_notes(args: argparse.Namespace) -> int:
 @command("export-checkpoint", "copy a checkpoint with its weights stored in float16 (half the file; loads as float32)",
          arg("src", metavar="SRC", help="checkpoint directory to read"),
          arg("dst", metavar="DST", help="directory to write (created; its checkpoint files are replaced)"),
-         arg("--weights-dtype", default="float16", choices=["float16", "bfloat16", "float32"],
-             help="dtype the weights are stored in (default: %(default)s)"))
+         arg("--weights-dtype", default="float16",
+             help="float16, bfloat16 or float32: the dtype the weights are stored in (default: %(default)s)"))
 def run_export_checkpoint(args: argparse.Namespace) -> int:
     from memgpt.checkpoint import WEIGHTS_FILE, export_checkpoint
     export_checkpoint(args.src, args.dst, args.weights_dtype)

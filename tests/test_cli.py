@@ -104,6 +104,8 @@ def test_export_checkpoint(ckpt, tmp_path, capsys):
     assert cli.main(["generate", "Hello", "--max-new-tokens", "3", "--checkpoint", str(dst), "--memory", mem]) == 0
     assert cli.main(["export-checkpoint", str(tmp_path / "missing"), str(tmp_path / "x")]) == 2
     assert "checkpoint directory not found" in capsys.readouterr().err
+    assert cli.main(["export-checkpoint", ckpt, str(tmp_path / "y"), "--weights-dtype", "int8"]) == 2
+    assert "weights dtype must be one of float32, float16, bfloat16" in capsys.readouterr().err
 
 
 def test_errors_are_one_line_exit_2(tmp_path, capsys):

@@ -165,40 +165,35 @@ def note_subjects(note: str) -> set[str]:
     return {words[0]} if " is in the " in note else {words[0], words[-1]}
 
 
-def _distractor_notes(rng: random.Random, split: str, n: int, needed: Iterable[str] = ()) -> list[str]:
-    """`n` notes about other things. None shares a subject with the `needed` notes: a second
+def _any_note(rng: random.Random, split: str) -> str:
+    """A note of any family: the usual distractor."""
+    r = rng.random()
+    if r < 0.15:
+        return passkey_fact(rng, split).note
+    if r < 0.55:
+        return niah_fact(rng, split).note
+    if r < 0.8:
+        return chat_fact(rng, split).note
+    return BabiWorld(rng, split).step("all").note
+
+
+def _magic_note(rng: random.Random, split: str) -> str:
+    """Three in four another key's magic number, else any note: the notes a multivalue answer
+    confuses with its key's own."""
+    return niah_fact(rng, split).note if rng.random() < 0.75 else _any_note(rng, split)
+
+
+def _distractor_notes(rng: random.Random, split: str, n: int, needed: Iterable[str] = (),
+                      draw: Callable[[random.Random, str], str] = _any_note) -> list[str]:
+    """`n` notes drawn by `draw`, none sharing a subject with the `needed` notes: a second
     pass key or another "Mary is in ..." would make the question unanswerable, and the model
     would learn to guess instead of to copy."""
     taken = set().union(*map(note_subjects, needed)) if needed else set()
     notes: list[str] = []
     while len(notes) < n:
-        r = rng.random()
-        if r < 0.15:
-            note = passkey_fact(rng, split).note
-        elif r < 0.55:
-            note = niah_fact(rng, split).note
-        elif r < 0.8:
-            note = chat_fact(rng, split).note
-        else:
-            note = BabiWorld(rng, split).step("all").note
+        note = draw(rng, split)
         if not note_subjects(note) & taken:
             notes.append(note)
-    return notes
-
-
-def _magic_distractors(rng: random.Random, split: str, n: int, needed: Iterable[str] = (),
-                       share: float = 0.75) -> list[str]:
-    """`n` distractor notes, `share` of them other keys' magic numbers (the rest drawn as
-    `_distractor_notes` draws): the notes a multivalue answer confuses with its key's own."""
-    taken = set().union(*map(note_subjects, needed)) if needed else set()
-    notes: list[str] = []
-    while len(notes) < n:
-        if rng.random() < share:
-            note = niah_fact(rng, split).note
-            if not note_subjects(note) & taken:
-                notes.append(note)
-        else:
-            notes += _distractor_notes(rng, split, 1, needed)
     return notes
 
 
@@ -436,7 +431,7 @@ def multivalue_hard_row(tok: Tokenizer, rng: random.Random, length: int, split: 
     questions, beside the usual distractors 97%, repeating or skipping a value. Drawn only when
     a mix names it."""
     return answering_row(tok, rng, length, split, window_share=0.0, min_distractors=4,
-                         cases=functools.partial(_multi_needle, multivalue=True), distractors=_magic_distractors)
+                         cases=functools.partial(_multi_needle, multivalue=True), distractors=functools.partial(_distractor_notes, draw=_magic_note))
 
 
 def windowed_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "train",

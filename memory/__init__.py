@@ -8,6 +8,14 @@
 
 from .embed import Embedder, HashEmbedder, SentenceTransformerEmbedder, get_embedder
 from .note import SOURCES, Note
-from .store import NoteStore
 
 __all__ = ["Embedder", "HashEmbedder", "Note", "NoteStore", "SOURCES", "SentenceTransformerEmbedder", "get_embedder"]
+
+
+def __getattr__(name: str):
+    # The store needs faiss; code that only needs Note (the engine, the corpus builder on a GPU machine
+    # without faiss) must import without it.
+    if name == "NoteStore":
+        from .store import NoteStore
+        return NoteStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

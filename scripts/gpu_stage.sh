@@ -87,16 +87,31 @@ if [ -z "${TPS:-}" ]; then
 fi
 # one more shard every SHARD_EVERY steps: the build's rate so far, with a quarter to spare
 # (0 once the build has finished: all shards from the start)
-SHARD_EVERY=$($PY - "$WORK/data" "$T0" "$TPS" "$BATCH" "$WORKERS" <<'EOF'
+SHARD_EVERY=$($PY - "$WORK/data" "$T0" "$TPS" "$BATCH" "$WORKERS" "$data_pid" <<'EOF'
 import glob, json, math, os, sys, time
 data, t0, tps, batch, workers = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 meta = os.path.join(data, "meta.json")
-while not os.path.exists(meta):
-    time.sleep(1)
+
+def build_alive():
+    try:
+        return open(f"/proc/{sys.argv[6]}/stat").read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+def wait_for(ready):  # a build that died (an import missing on the lent machine, say) must not hang the stage
+    while not ready():
+        if not build_alive() and not ready():
+            sys.exit(f"the corpus build stopped early: see {os.path.dirname(data)}/data.log")
+        time.sleep(1)
+
+def shards_done():
+    return len(glob.glob(os.path.join(data, "train_*.mask.npy")))
+
+wait_for(lambda: os.path.exists(meta))
 n = json.load(open(meta))["n_shards"]
 # the workers finish their shards together: measure over two rounds of them
-while (done := len(glob.glob(os.path.join(data, "train_*.mask.npy")))) < min(n, 2 * workers):
-    time.sleep(1)
+wait_for(lambda: shards_done() >= min(n, 2 * workers))
+done = shards_done()
 if done >= n:
     print(0)
 else:

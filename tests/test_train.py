@@ -122,3 +122,26 @@ def test_training_follows_a_corpus_build(tok, tmp_path):
     train(tiny(str(d), tmp_path / "c"))
     mc = load_checkpoint(str(tmp_path / "c" / "last"))[0]
     assert any(not torch.equal(va, vc) for va, vc in zip(ma.state_dict().values(), mc.state_dict().values()))
+
+
+def test_training_imports_without_faiss():
+    """The lent GPU machines have torch but no faiss: the corpus builder and the trainer import the
+    engine (for its window arithmetic) and must not pull in the note store; the store still names faiss."""
+    code = ('import sys; sys.modules["faiss"] = None\n'
+            'import memgpt.training.data, memgpt.training.train, memgpt.controller\n'
+            'try:\n    from memgpt.memory import NoteStore\nexcept ImportError as e:\n    print("store:", e)\n')
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "store: import of faiss halted" in r.stdout
+
+
+def test_gpu_stage_stops_when_the_corpus_build_dies(tmp_path):
+    """A build that fails (an import missing on the lent machine) stops gpu_stage.sh at once with a
+    pointer to its log, rather than leaving it waiting for shards until the lease runs out."""
+    script = os.path.join(os.path.dirname(__file__), "..", "scripts", "gpu_stage.sh")
+    env = dict(os.environ, PYTHON=sys.executable, CHECKS="0", MIX="no_such_kind=1", WORKERS="1")
+    r = subprocess.run(["bash", script, str(tmp_path / "init"), str(tmp_path / "w"), "300"], capture_output=True,
+                       text=True, env=env, timeout=120)
+    assert r.returncode != 0
+    assert "the corpus build stopped early" in r.stderr
+    assert "data.log" in r.stderr and (tmp_path / "w" / "data.log").read_text().strip()

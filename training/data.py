@@ -418,11 +418,14 @@ def tracking_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "
     return answering_row(tok, rng, length, split, cases=_tracking_for_mem, max_distractors=8)
 
 
+_multivalue_cases = functools.partial(_multi_needle, multivalue=True)
+
+
 def multivalue_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "train") -> tuple[list[int], list[int]]:
     """Answering rows of multivalue cases only (2-4 magic numbers for one key among distractors):
     for a stage aimed at the family that stays under its bar (the reply drops, skips or repeats a
     value), drawn only when a mix names it."""
-    return answering_row(tok, rng, length, split, cases=functools.partial(_multi_needle, multivalue=True))
+    return answering_row(tok, rng, length, split, cases=_multivalue_cases)
 
 
 def multivalue_hard_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "train") -> tuple[list[int], list[int]]:
@@ -431,7 +434,7 @@ def multivalue_hard_row(tok: Tokenizer, rng: random.Random, length: int, split: 
     questions, beside the usual distractors 97%, repeating or skipping a value. Drawn only when
     a mix names it."""
     return answering_row(tok, rng, length, split, window_share=0.0, min_distractors=4,
-                         cases=functools.partial(_multi_needle, multivalue=True), distractors=functools.partial(_distractor_notes, draw=_magic_note))
+                         cases=_multivalue_cases, distractors=functools.partial(_distractor_notes, draw=_magic_note))
 
 
 def windowed_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "train",

@@ -6,6 +6,9 @@ The model never sees more than `block_size` tokens. Every window the engine buil
                                      within `mem_budget` tokens (nothing when none fit)
     recent tokens of the stream      the conversation or document so far, as many as fit
 
+by the rules of `memgpt.window` (budget, window limit, packing), which the training corpus and
+the evaluation use too.
+
 The window is prefilled into a KV cache with one multi-token forward; decoding then goes one
 token at a time. When the cache is full the window is rebuilt (re-retrieved, the oldest quarter
 of it dropped, so the rebuild is amortised) and prefilled again.
@@ -54,14 +57,9 @@ from tqdm.auto import tqdm
 from memgpt.memory.note import Note
 from memgpt.model import KVCache, amp_context
 from memgpt.tokenizer import MAX_NOTE_TOKENS, Tokenizer, clean_note
+from memgpt.window import MEM_MARKERS, fit_memory, memory_budget, pack, window_limit
 
 log = logging.getLogger("memgpt.controller")
-
-
-def window_limit(block_size: int) -> int:
-    """Positions a (re)built window fills at most, memory block included: the rest of the block
-    is room to decode. The evaluation builds its answer windows by this same rule."""
-    return block_size - max(1, block_size // 4)
 
 
 @dataclass
@@ -85,8 +83,8 @@ class EngineConfig:
     audit: bool = False               # keep (sampled token ids, Note) of every filed note in Engine.audit
 
     def memory_budget(self, block_size: int) -> int:
-        """Tokens of the `<|mem|>` block, markers included (the training corpus's windows use it too)."""
-        return block_size // 2 if self.mem_budget is None else self.mem_budget
+        """Tokens of the `<|mem|>` block, markers included (`memgpt.window.memory_budget`)."""
+        return memory_budget(block_size, self.mem_budget)
 
 
 @dataclass
@@ -180,14 +178,12 @@ class Engine:
         self.model, self.tok, self.store = model, tokenizer, store
         self.cfg = cfg = config or EngineConfig()
         self.T = T = model.config.block_size
-        self.budget = cfg.memory_budget(T)
+        self.budget = cfg.memory_budget(T)  # checked against the window limit there
         # 24 carried tokens hold a whole fact sentence (passkey/RULER facts are 25-29 tokens; the
         # first words carry no key), at 10% extra work for a block of 256 (T / (T - carry)).
         self.carry = min(24, T // 4) if cfg.ingest_carry is None else cfg.ingest_carry
         self.max_note = max(1, min(cfg.max_note_tokens, T // 2 - 2))
         self.limit = window_limit(T)
-        if not 0 <= self.budget < self.limit:
-            raise ValueError(f"mem_budget {self.budget} must be in [0, {self.limit}) for block size {T}")
         if not 0 <= self.carry < T:
             raise ValueError(f"ingest_carry {self.carry} must be in [0, {T})")
         if cfg.ingest_batch < 1:
@@ -426,7 +422,7 @@ class Engine:
     def _prefill(self, run: _Run) -> torch.Tensor:
         """Build the window (memory block + recent stream) and prefill it; logits of its last position."""
         mem_ids, notes = self._memory(run.query())
-        window = mem_ids + _last(run.stream, self.limit - len(mem_ids))
+        window = pack(mem_ids, run.stream, (), self.limit)
         if not window:
             window = [self.tok.eot]  # nothing to condition on: start as at a document boundary
         self.cache.reset()
@@ -439,30 +435,12 @@ class Engine:
     def _memory(self, query: str) -> tuple[list[int], list[Note]]:
         """The <|mem|> block for `query`: best notes first (ties to the recent), deduplicated by
         text, within the token budget, rendered oldest first."""
-        if self.budget < 3 or not query.strip():
+        if self.budget <= MEM_MARKERS or not query.strip():
             return [], []
         hits = [h for h in self.store.search(query, k=self.cfg.retrieve_k, session=self.cfg.session)
                 if h[1] > self.cfg.min_score]
-        chosen: list[Note] = []  # in rank order
-        seen: set[str] = set()
-        used = 2  # <|mem|> and <|/mem|>
-        for note, _ in rank_hits(hits, self.cfg.tie_margin):
-            text = clean_note(note.text)
-            if not text or text in seen:
-                continue
-            cost = len(self.tok.encode_text(text)) + (1 if chosen else 0)  # + the newline separator
-            if used + cost > self.budget:
-                continue
-            chosen.append(note)
-            seen.add(text)
-            used += cost
-        while chosen:
-            ordered = sorted(chosen, key=lambda n: (n.created_at, n.id))
-            ids = self.tok.render_memory([n.text for n in ordered])[0]
-            if len(ids) <= self.budget:
-                return ids, ordered
-            chosen.pop()  # BPE across a separator cost more than counted: drop the weakest
-        return [], []
+        return fit_memory(self.tok, [n for n, _ in rank_hits(hits, self.cfg.tie_margin)], self.budget,
+                          text=lambda n: n.text, chrono=lambda n: (n.created_at, n.id))
 
     def _sample(self, logits: torch.Tensor, temperature: float, top_k: int | None, ban_scratch: bool = False) -> int:
         x = logits.detach().float().cpu().clone()

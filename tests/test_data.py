@@ -370,9 +370,9 @@ def test_windowed_rows_are_the_engines_answer_windows(tok):
     budget; only answers are targets; every number an answer copies is in its window; and over
     many rows the recent text begins mid-sentence and grass filler ends on each of its sentences
     (answering rows never end on "There and back again.")."""
-    from memgpt.controller import EngineConfig, window_limit
+    from memgpt.window import memory_budget, window_limit
 
-    limit, budget = window_limit(256), EngineConfig().memory_budget(256)
+    limit, budget = window_limit(256), memory_budget(256)
     mid = endings = 0
     grass_ends: set[str] = set()
     for ids, mask in itertools.islice(data.rows(tok, 3, 257, mix=data.parse_mix("windowed=1")), 80):

@@ -125,8 +125,8 @@ def test_training_follows_a_corpus_build(tok, tmp_path):
 
 
 def test_training_imports_without_faiss():
-    """The lent GPU machines have torch but no faiss: the corpus builder and the trainer import the
-    engine (for its window arithmetic) and must not pull in the note store; the store still names faiss."""
+    """The lent GPU machines have torch but no faiss: the corpus builder, the trainer and the engine
+    must import without the note store; the store still names faiss."""
     code = ('import sys; sys.modules["faiss"] = None\n'
             'import memgpt.training.data, memgpt.training.train, memgpt.controller\n'
             'try:\n    from memgpt.memory import NoteStore\nexcept ImportError as e:\n    print("store:", e)\n')

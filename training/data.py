@@ -26,8 +26,8 @@ from memgpt.bench import filler
 from memgpt.bench.facts import (CHAT_SLOTS, LETTER_START_SHARE, NO_PIECES, BabiWorld, Fact, Pieces, chat_fact, multiquery_question,
                                 multiquery_reply, multivalue_question, niah_fact, niah_key, niah_note_key, passkey_fact)
 from memgpt.bench.tasks import NIAH_QUERIES, NIAH_VALUES
-from memgpt.controller import EngineConfig, window_limit
 from memgpt.tokenizer import CONTEXT, Tokenizer
+from memgpt.window import answer_fill, memory_budget, pack, recent_room
 
 # ---------------------------------------------------------------------------------------------
 # the corpus rng
@@ -439,15 +439,15 @@ def multivalue_hard_row(tok: Tokenizer, rng: random.Random, length: int, split: 
 
 def windowed_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "train",
                  styles: tuple[str, ...] = filler.TRAIN_STYLES, window_share: float = 0.3) -> tuple[list[int], list[int]]:
-    """Answering examples in the windows the engine builds for `ask`: the `<|mem|>` block (at
-    most `mem_budget` tokens), then the last tokens of a long read and the question, cut at any
-    token so the window holds at most `window_limit` positions, then the answer. Answering rows
+    """Answering examples in the windows the engine builds for `ask` (`memgpt.window`): the
+    `<|mem|>` block (at most `memory_budget` tokens), then the last tokens of a long read and the
+    question, cut at any token so the window holds at most `window_limit` positions, then the
+    answer. Answering rows
     start their recent text at a sentence and end a grass passage before "There and back
     again."; the engine's windows do neither (stage 27 misread pass keys after a window that
     began with a lone "."). Facts read before the cut are in the block, as the engine filed
     them. The recent text is context, not a target: it may begin inside a note."""
-    limit = window_limit(length - 1)
-    budget = EngineConfig().memory_budget(length - 1)
+    budget = memory_budget(length - 1)
     row = RowBuilder(length)
     while not row.full():
         if row.ids:
@@ -465,7 +465,7 @@ def windowed_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "
             reading += tok.render_reading([(text if k == 0 else " " + text, note)])[0]
         q_ids, q_mask = tok.render_answering([], "", qa)
         n_prompt = len(tok.render_prompt_for_reply(qa[0][0]))  # the first question is in the window
-        fill = min(limit, row.room() - (len(q_ids) - n_prompt))  # the answers must fit the row
+        fill = answer_fill(length - 1, len(q_ids) - n_prompt, space=row.room())  # the answers must fit the row
         if rng.random() < 0.3:  # early in a read the stream is shorter than the window
             drop = len(reading) - rng.randint(1, len(reading))
             reading, starts = reading[drop:], [s - drop for s in starts]
@@ -475,14 +475,12 @@ def windowed_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "
             if (len(mem_ids) > budget or len(mem_ids) + n_prompt > fill) and distract:
                 distract.pop()  # the engine's budget holds fewer notes
                 continue
-            stream = reading + q_ids[:n_prompt]
-            keep = max(n_prompt, fill - len(mem_ids))
-            cut = max(0, len(stream) - keep)
+            cut = max(0, len(reading) - recent_room(fill, len(mem_ids), n_prompt))  # reading before it is left out
             late = [n for n, s in zip(needed, starts) if s < cut and n not in filed]  # none unless placed
             if not late:
                 break
             filed = [n for n in needed if n in filed or n in late]  # read before the cut: filed, in order
-        window = mem_ids + stream[cut:]
+        window = pack(mem_ids, reading, q_ids[:n_prompt], fill)
         row.add((window + q_ids[n_prompt:], [CONTEXT] * len(window) + q_mask[n_prompt:]))
     return row.done()
 

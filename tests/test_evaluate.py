@@ -18,6 +18,26 @@ def test_answer_window_keeps_the_whole_memory_block(tok):
     assert "Sentence number 199 of a long held-out document." in tok.decode(ids)  # the end of the text is kept
 
 
+def test_answer_window_keeps_a_short_recent_text_whole(tok):
+    """A recent text shorter than the room is kept whole. (The slice `recent[len - room:]` kept
+    only its last 2 * len - room tokens when len < room < 2 * len: 7 of the 510 windows of
+    `memgpt eval --n 30` lost the start of their two held-out sentences.)"""
+    recent = "The Licensor grants You a worldwide, royalty-free, non-exclusive licence to use the Work."
+    n = len(tok.encode_text(recent))
+    rooms = []
+    for n_notes in range(1, 10):
+        notes = [f"magic number for key{i}: {1000000 + i}" for i in range(n_notes)]
+        ids = evaluate.answer_window(tok, notes, recent, "Q?", 256)
+        room = 192 - len(tok.render_memory(notes)[0]) - len(tok.render_prompt_for_reply("Q?"))
+        rooms.append(room)
+        if room >= n:
+            assert recent in tok.decode(ids) and len(ids) == 192 - (room - n)
+        else:
+            kept = tok.decode(ids).split("<|/mem|>")[1].split("<|user|>")[0]
+            assert len(ids) == 192 and kept and recent.endswith(kept)  # its end, cut at the left
+    assert any(n < r < 2 * n for r in rooms) and any(r < n for r in rooms)
+
+
 def test_answer_window_too_small_is_an_error(tok):
     with pytest.raises(ValueError, match="no room"):
         evaluate.answer_window(tok, [f"pass key: {i}" * 5 for i in range(30)], "", "What is the pass key?", 64)
@@ -99,7 +119,7 @@ def test_benchmark_windows_fill_with_grass_and_hold_the_needed_notes_alone(tok, 
     from types import SimpleNamespace
 
     from memgpt.bench import filler
-    from memgpt.controller import window_limit
+    from memgpt.window import window_limit
 
     seen: list[list[int]] = []
     monkeypatch.setattr(evaluate, "greedy", lambda model, tok_, ids, max_new: seen.append(ids) or "")

@@ -29,10 +29,10 @@ import torch
 from memgpt.bench import facts, filler
 from memgpt.bench.score import score
 from memgpt.checkpoint import load_checkpoint
-from memgpt.controller import window_limit
 from memgpt.model import KVCache
 from memgpt.tokenizer import Tokenizer
 from memgpt.training import data
+from memgpt.window import answer_fill, pack
 
 SPLIT = "test"
 HELDOUT = filler.HELDOUT_STYLES[0]
@@ -102,17 +102,15 @@ ANSWER_FAMILIES = ("passkey", "niah_single", "niah_multikey", "niah_multivalue",
 
 def answer_window(tok: Tokenizer, notes: list[str], recent: str, question: str, block_size: int,
                   max_new: int = ANSWER_TOKENS) -> list[int]:
-    """The window the engine builds: the whole `<|mem|>` block, as much of the end of the recent
-    text as fits, the question, filling at most `window_limit` positions as the engine does, and
-    fewer where the answer needs more room. (Cutting from the left instead would drop the block.)"""
+    """The window the engine builds (`memgpt.window`): the whole `<|mem|>` block, as much of the
+    end of the recent text as fits, the question, filling at most `window_limit` positions as the
+    engine does, and fewer where the answer needs more room (`answer_fill`)."""
     mem, q = tok.render_memory(notes)[0], tok.render_prompt_for_reply(question)
-    fill = min(window_limit(block_size), block_size - max_new)
-    room = fill - len(mem) - len(q)
-    if room < 0:
+    fill = answer_fill(block_size, max_new)
+    if len(mem) + len(q) > fill:
         raise ValueError(f"a {len(mem)}-token memory block and a {len(q)}-token question leave no room "
                          f"in a {fill}-token window ({block_size}-token block, {max_new}-token answer)")
-    recent_ids = tok.encode_text(recent)
-    return mem + recent_ids[len(recent_ids) - room:] + q
+    return pack(mem, tok.encode_text(recent), q, fill)
 
 
 def reply_budget(tok: Tokenizer, family: str, needed: list[str], expected: str) -> int:

@@ -7,6 +7,11 @@ model sees at inference exactly the formats it was trained on. Each renderer ret
 
 User and document text always goes through `encode_text` (tiktoken's `encode_ordinary`): typing
 "<|scratch|>" yields those characters, never the control token.
+
+Chat turns have two spellings of one contract (DESIGN §3): the tiny model's own
+`<|user|>…<|end|><|assistant|>…<|end|>` ("memgpt") and a pretrained base's ChatML
+`<|im_start|>user\n…<|im_end|>\n<|im_start|>assistant\n…<|im_end|>\n` ("chatml"). Both are
+spelt here and nowhere else.
 """
 from __future__ import annotations
 
@@ -24,7 +29,24 @@ EOT = "<|endoftext|>"
 SCRATCH, SCRATCH_END = "<|scratch|>", "<|/scratch|>"
 MEM, MEM_END = "<|mem|>", "<|/mem|>"
 USER, ASSISTANT, END = "<|user|>", "<|assistant|>", "<|end|>"
+IM_START, IM_END = "<|im_start|>", "<|im_end|>"  # ChatML (pretrained bases)
 SPECIALS = (EOT, SCRATCH, SCRATCH_END, MEM, MEM_END, USER, ASSISTANT, END)
+MEMGPT_TOKENS = (SCRATCH, SCRATCH_END, MEM, MEM_END)  # what a pretrained base gains as new ids
+CHAT_FORMATS = {"memgpt": (USER, ASSISTANT, END), "chatml": (IM_START, IM_END)}
+
+# Pre-tokenizers of pretrained BPEs, by llama.cpp's `tokenizer.ggml.pre` name, as one tiktoken
+# regex each. llama.cpp splits "smollm" text in two passes: every digit on its own (\p{N}), then
+# GPT-2's pattern inside each piece between digits. One pattern does the same if whitespace
+# before a digit counts as the end of a piece: `\s+(?![^\s\p{N}])` instead of `\s+(?!\S)`.
+_GPT2 = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+_DIGITS_THEN_GPT2 = r"""\p{N}|'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?[^\s\p{L}\p{N}]+|\s+(?![^\s\p{N}])|\s+"""
+_LLAMA3 = (r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"""
+           r"""|\s*[\r\n]+|\s+(?!\S)|\s+""")
+PRETOKENIZERS = {
+    **dict.fromkeys(("smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva"), _DIGITS_THEN_GPT2),
+    **dict.fromkeys(("gpt-2", "gpt2", "mpt", "olmo", "jais"), _GPT2),
+    **dict.fromkeys(("llama3", "llama-bpe"), _LLAMA3),
+}
 
 CONTEXT, TEXT, KEY = 0, 1, 2  # mask values
 MAX_NOTE_TOKENS = 64
@@ -46,16 +68,27 @@ def clean_note(text: str) -> str:
 class Tokenizer:
     """A tiktoken `Encoding` plus memgpt's control tokens and renderers."""
 
-    def __init__(self, enc: tiktoken.Encoding, ranks: dict[bytes, int] | None = None):
-        missing = [s for s in SPECIALS if s not in enc._special_tokens]
+    def __init__(self, enc: tiktoken.Encoding, ranks: dict[bytes, int] | None = None, chat: str = "memgpt"):
+        if chat not in CHAT_FORMATS:
+            raise TokenizerError(f"unknown chat format {chat!r} (known: {', '.join(CHAT_FORMATS)})")
+        missing = [s for s in (EOT, *MEMGPT_TOKENS, *CHAT_FORMATS[chat]) if s not in enc._special_tokens]
         if missing:
             raise TokenizerError(f"encoding {enc.name!r} lacks control tokens {missing}")
-        self.enc = enc
+        self.enc, self.chat = enc, chat
         self.ranks = ranks  # kept to save the tokenizer; None for named encodings (gpt2)
         self.specials = dict(enc._special_tokens)
         self.eot, self.scratch, self.scratch_end = (self.specials[s] for s in (EOT, SCRATCH, SCRATCH_END))
         self.mem, self.mem_end = self.specials[MEM], self.specials[MEM_END]
-        self.user, self.assistant, self.end = (self.specials[s] for s in (USER, ASSISTANT, END))
+        if chat == "memgpt":
+            self.user, self.assistant, self.end = (self.specials[s] for s in (USER, ASSISTANT, END))
+            self.user_prefix, self.assistant_prefix = [self.user], [self.assistant]
+            self.turn_end = [self.end]
+        else:  # ChatML: a role name and a newline after <|im_start|>; a newline after <|im_end|>
+            start, self.end = self.specials[IM_START], self.specials[IM_END]
+            self.user = self.assistant = start
+            self.user_prefix = [start] + enc.encode_ordinary("user\n")
+            self.assistant_prefix = [start] + enc.encode_ordinary("assistant\n")
+            self.turn_end = [self.end] + enc.encode_ordinary("\n")
         self.control_ids = frozenset(self.specials.values())
 
     # ---- construction ----------------------------------------------------------------
@@ -65,6 +98,20 @@ class Tokenizer:
         specials = {s: n + i for i, s in enumerate(SPECIALS)}
         enc = tiktoken.Encoding(name=name, pat_str=SPLIT_PATTERN, mergeable_ranks=ranks, special_tokens=specials)
         return cls(enc, ranks)
+
+    @classmethod
+    def pretrained(cls, name: str, pre: str, ranks: dict[bytes, int], specials: dict[str, int],
+                   chat: str = "chatml") -> "Tokenizer":
+        """A pretrained base's BPE: its ranks (ids), its control tokens, the pre-tokenizer named
+        `pre` (a key of PRETOKENIZERS), plus memgpt's tokens as new ids after the largest."""
+        if pre not in PRETOKENIZERS:
+            raise TokenizerError(f"pre-tokenizer {pre!r} is not supported (supported: {', '.join(sorted(PRETOKENIZERS))})")
+        specials = dict(specials)
+        n = max(max(ranks.values()), max(specials.values(), default=0)) + 1
+        for i, s in enumerate(t for t in MEMGPT_TOKENS if t not in specials):
+            specials[s] = n + i
+        enc = tiktoken.Encoding(name=name, pat_str=PRETOKENIZERS[pre], mergeable_ranks=ranks, special_tokens=specials)
+        return cls(enc, ranks, chat)
 
     @classmethod
     def gpt2(cls) -> "Tokenizer":
@@ -80,7 +127,7 @@ class Tokenizer:
 
     def save(self, directory: str) -> None:
         os.makedirs(directory, exist_ok=True)
-        meta = {"name": self.enc.name, "pattern": self.enc._pat_str, "specials": self.specials}
+        meta = {"name": self.enc.name, "pattern": self.enc._pat_str, "specials": self.specials, "chat": self.chat}
         if self.ranks is not None:
             with open(os.path.join(directory, RANKS_FILE), "w") as f:
                 for tok, rank in sorted(self.ranks.items(), key=lambda kv: kv[1]):
@@ -95,6 +142,7 @@ class Tokenizer:
             with open(meta_path) as f:
                 meta = json.load(f)
             name, pattern, specials = meta["name"], meta["pattern"], meta["specials"]
+            chat = meta.get("chat", "memgpt")
         except FileNotFoundError:
             raise TokenizerError(f"{meta_path}: missing tokenizer file") from None
         except (json.JSONDecodeError, KeyError, TypeError) as e:
@@ -112,15 +160,22 @@ class Tokenizer:
             raise TokenizerError(f"{ranks_path}: missing tokenizer ranks file") from None
         except (ValueError, TypeError) as e:
             raise TokenizerError(f"{ranks_path}: malformed line {lineno} ({e})") from None
-        if len(ranks) < 256 or sorted(ranks.values()) != list(range(len(ranks))):
+        values = sorted(ranks.values())
+        if len(ranks) < 256 or len(set(values)) != len(values) or set(values) & set(specials.values()):
+            raise TokenizerError(f"{ranks_path}: ranks are truncated, repeated or overlap the control tokens")
+        if chat == "memgpt" and values != list(range(len(ranks))):
             raise TokenizerError(f"{ranks_path}: ranks are truncated or not contiguous")
-        enc = tiktoken.Encoding(name=name, pat_str=pattern, mergeable_ranks=ranks, special_tokens=specials)
-        return cls(enc, ranks)
+        try:
+            enc = tiktoken.Encoding(name=name, pat_str=pattern, mergeable_ranks=ranks, special_tokens=specials)
+            return cls(enc, ranks, chat)
+        except ValueError as e:
+            raise TokenizerError(f"{meta_path}: {e}") from None
 
     # ---- plain text --------------------------------------------------------------------
     @property
     def n_vocab(self) -> int:
         return self.enc.n_vocab
+
 
     def encode_text(self, text: str) -> list[int]:
         """Encode user or document text. Never yields a control token, whatever the text."""
@@ -164,18 +219,21 @@ class Tokenizer:
         return ids, mask
 
     def render_user(self, content: str) -> Rendered:
-        ids = [self.user] + self.encode_text(content) + [self.end]
+        ids = self.user_prefix + self.encode_text(content) + self.turn_end
         return ids, [CONTEXT] * len(ids)
 
     def render_assistant(self, reply: str, notes: Sequence[str] = ()) -> Rendered:
-        """`<|assistant|>` (placed by the controller: context) then the model's notes and reply."""
-        ids, mask = [self.assistant], [CONTEXT]
+        """The assistant's turn prefix (placed by the controller: context), then the model's notes
+        and reply, ended by the end-of-turn token it must learn to write (and, in ChatML, the
+        newline the controller adds after it: context)."""
+        ids, mask = list(self.assistant_prefix), [CONTEXT] * len(self.assistant_prefix)
         for n in notes:
             n_ids, n_mask = self.render_note(n)
             ids += n_ids
             mask += n_mask
         r = self.encode_text(reply) + [self.end]
-        return ids + r, mask + [KEY] * len(r)
+        after = self.turn_end[1:]
+        return ids + r + after, mask + [KEY] * len(r) + [CONTEXT] * len(after)
 
     def render_chat(self, turns: Sequence[dict], memory: Sequence[str] = ()) -> Rendered:
         """A `<|mem|>` block, then turns `{"role": "user"|"assistant", "content": str, "notes": [...]}`."""
@@ -192,8 +250,8 @@ class Tokenizer:
         return ids, mask
 
     def render_prompt_for_reply(self, user_message: str) -> list[int]:
-        """What the controller feeds before the model replies: the user turn and `<|assistant|>`."""
-        return self.render_user(user_message)[0] + [self.assistant]
+        """What the controller feeds before the model replies: the user turn and the assistant's prefix."""
+        return self.render_user(user_message)[0] + self.assistant_prefix
 
     def render_answering(self, memory: Sequence[str], context: str, qa: Sequence[tuple[str, str]]) -> Rendered:
         """A `<|mem|>` block, recent document text, then questions answered from the block."""

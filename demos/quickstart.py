@@ -10,7 +10,7 @@ import random
 import time
 
 import memgpt
-from memgpt.bench import facts, filler
+from memgpt.synth import facts, filler
 
 
 def build_document(rng: random.Random, n_tokens: int, tok) -> tuple[str, list[tuple[str, str]]]:

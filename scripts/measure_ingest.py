@@ -29,8 +29,8 @@ from memgpt.checkpoint import load_checkpoint
 from memgpt.controller import Engine, EngineConfig
 from memgpt.memory.store import NoteStore
 from memgpt.model import GPT, GPTConfig, amp_context
+from memgpt.synth import filler
 from memgpt.tokenizer import Tokenizer
-from memgpt.bench import filler
 
 
 def held_out_text(tok: Tokenizer, n_tokens: int, style: str, seed: int) -> str:

@@ -12,13 +12,14 @@ import pytest
 import torch
 
 from memgpt.bench import methods as bench_methods
-from memgpt.bench import facts, filler, runner, tasks
+from memgpt.bench import runner, tasks
 from memgpt.bench.methods import Setup, chunk_text, needles_hit, tail_text
 from memgpt.bench.score import score
 from memgpt.bench.tasks import make_sample, parse_length
 from memgpt.checkpoint import load_checkpoint, save_checkpoint
 from memgpt.controller import EngineConfig
 from memgpt.model import GPT, GPTConfig
+from memgpt.synth import facts, filler
 from memgpt.tokenizer import Tokenizer
 
 GRASS_RUN = " ".join(filler.GRASS)

@@ -5,8 +5,9 @@ import re
 import numpy as np
 import pytest
 
-from memgpt.bench import facts, filler
 from memgpt.bench.score import score
+from memgpt.synth import facts, filler
+from memgpt.synth.notes import distractor_notes, note_subjects
 from memgpt.tokenizer import CONTEXT, KEY, TEXT
 from memgpt.training import data
 
@@ -151,12 +152,12 @@ def test_distractors_never_answer_the_same_question():
     for k in range(600):
         cases = data._qa_for_mem if k % 2 else data._tracking_for_mem
         needed = [f.note for f in cases(rng, "train")[0]]
-        taken = set().union(*map(data.note_subjects, needed))
-        for d in data._distractor_notes(rng, "train", 12, needed):
-            assert not data.note_subjects(d) & taken, (d, needed)
-    assert data.note_subjects("pass key: 123") == {"pass key"}
-    assert data.note_subjects("Mary is in the kitchen") == {"Mary"}
-    assert data.note_subjects("Mary has the apple") == {"Mary", "apple"}
+        taken = set().union(*map(note_subjects, needed))
+        for d in distractor_notes(rng, "train", 12, needed):
+            assert not note_subjects(d) & taken, (d, needed)
+    assert note_subjects("pass key: 123") == {"pass key"}
+    assert note_subjects("Mary is in the kitchen") == {"Mary"}
+    assert note_subjects("Mary has the apple") == {"Mary", "apple"}
 
 
 def test_answering_from_the_window(tok):

@@ -49,7 +49,7 @@ def test_multiquery_cases_ask_keys_out_of_note_order():
     question's order."""
     import random
 
-    from memgpt.bench import facts
+    from memgpt.synth import facts
     rng = random.Random(3)
     reordered = 0
     for _ in range(100):
@@ -118,7 +118,7 @@ def test_benchmark_windows_fill_with_grass_and_hold_the_needed_notes_alone(tok, 
     the default keeps two held-out sentences and 10 distractors."""
     from types import SimpleNamespace
 
-    from memgpt.bench import filler
+    from memgpt.synth import filler
     from memgpt.window import window_limit
 
     seen: list[list[int]] = []

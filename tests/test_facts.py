@@ -1,9 +1,9 @@
-"""The benchmark's fact families: published wording, disjoint pools, bAbI replies that copy notes."""
+"""memgpt.synth: the fact families in their published wording, disjoint pools, bAbI replies that copy notes."""
 import random
 
 import pytest
 
-from memgpt.bench import facts, filler
+from memgpt.synth import facts, filler
 
 
 def test_train_and_test_pools_are_disjoint():

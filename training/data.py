@@ -1,7 +1,7 @@
 """The synthetic scratchpad corpus: reading, answering and chat rows, packed densely.
 
-The facts come from `memgpt.bench.facts`, the generators the benchmarks use, drawn from their
-train parts; this module weaves them into filler, `<|mem|>` blocks and chats.
+The facts, notes and filler come from `memgpt.synth`, the generators the benchmarks use, drawn
+from their train parts; this module weaves them into filler, `<|mem|>` blocks and chats.
 
 Rows are exactly `block_size + 1` tokens with no padding: examples are appended until the row is
 full and the last one is cut. Every sequence is built by the renderers in `memgpt.tokenizer`, the
@@ -18,14 +18,15 @@ import math
 import os
 import random
 import re
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
-from memgpt.bench import filler
-from memgpt.bench.facts import (CHAT_SLOTS, LETTER_START_SHARE, NO_PIECES, BabiWorld, Fact, Pieces, chat_fact, multiquery_question,
-                                multiquery_reply, multivalue_question, niah_fact, niah_key, niah_note_key, passkey_fact)
 from memgpt.bench.tasks import NIAH_QUERIES, NIAH_VALUES
+from memgpt.synth import filler
+from memgpt.synth.facts import (CHAT_SLOTS, LETTER_START_SHARE, NO_PIECES, BabiWorld, Fact, Pieces, chat_fact, multiquery_question,
+                                multiquery_reply, multivalue_question, niah_fact, niah_key, niah_note_key, passkey_fact)
+from memgpt.synth.notes import any_note, distractor_notes, interleave_notes
 from memgpt.tokenizer import CONTEXT, Tokenizer
 from memgpt.window import answer_fill, memory_budget, pack, recent_room
 
@@ -156,45 +157,10 @@ def _random_fact(rng: random.Random, split: str) -> Fact:
     return chat_fact(rng, split)
 
 
-def note_subjects(note: str) -> set[str]:
-    """What a note is about: "pass key", "user job", "magic number for K", or a bAbI person
-    (and object). Two notes with a common subject answer the same question."""
-    if ": " in note:
-        return {note.rsplit(": ", 1)[0]}
-    words = note.split()
-    return {words[0]} if " is in the " in note else {words[0], words[-1]}
-
-
-def _any_note(rng: random.Random, split: str) -> str:
-    """A note of any family: the usual distractor."""
-    r = rng.random()
-    if r < 0.15:
-        return passkey_fact(rng, split).note
-    if r < 0.55:
-        return niah_fact(rng, split).note
-    if r < 0.8:
-        return chat_fact(rng, split).note
-    return BabiWorld(rng, split).step("all").note
-
-
 def _magic_note(rng: random.Random, split: str) -> str:
     """Three in four another key's magic number, else any note: the notes a multivalue answer
     confuses with its key's own."""
-    return niah_fact(rng, split).note if rng.random() < 0.75 else _any_note(rng, split)
-
-
-def _distractor_notes(rng: random.Random, split: str, n: int, needed: Iterable[str] = (),
-                      draw: Callable[[random.Random, str], str] = _any_note) -> list[str]:
-    """`n` notes drawn by `draw`, none sharing a subject with the `needed` notes: a second
-    pass key or another "Mary is in ..." would make the question unanswerable, and the model
-    would learn to guess instead of to copy."""
-    taken = set().union(*map(note_subjects, needed)) if needed else set()
-    notes: list[str] = []
-    while len(notes) < n:
-        note = draw(rng, split)
-        if not note_subjects(note) & taken:
-            notes.append(note)
-    return notes
+    return niah_fact(rng, split).note if rng.random() < 0.75 else any_note(rng, split)
 
 
 def reading_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "train",
@@ -203,7 +169,7 @@ def reading_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "t
     `fact_rate` is the chance that the next sentence is a fact (~6 facts per 256 tokens at 0.3)."""
     row = RowBuilder(length)
     if rng.random() < 0.2:  # the engine may read with a <|mem|> block in front: stay robust to it
-        row.add(tok.render_memory(_distractor_notes(rng, split, rng.randint(1, 6))))
+        row.add(tok.render_memory(distractor_notes(rng, split, rng.randint(1, 6))))
     style = rng.choice(styles)
     world = BabiWorld(rng, split) if rng.random() < 0.4 else None
     sents = filler.passage(style, rng, 64)
@@ -283,18 +249,6 @@ def _tracking_for_mem(rng: random.Random, split: str) -> tuple[list[Fact], list[
     return _babi_case(rng, BabiWorld(rng, split, n_people=rng.randint(2, 5)), kinds, (4, 14), (2, 5))
 
 
-def interleave_notes(rng: random.Random, distractors: list[str], needed: list[str]) -> list[str]:
-    """Needed notes at random places among the distractors, keeping their own order (stale
-    before latest), as a chronological `<|mem|>` block would hold them."""
-    notes = list(distractors)
-    for n in needed:
-        notes.insert(rng.randint(0, len(notes)), n)
-    pos = sorted(i for i, n in enumerate(notes) if n in needed)  # the places they took, in order
-    for p, n in zip(pos, needed):
-        notes[p] = n
-    return notes
-
-
 def _read_with_facts(rng: random.Random, sents: list[str], facts: list[Fact]) -> list[tuple[str, str | None]]:
     """Filler sentences with the facts (each followed by its note) at random places among them,
     keeping their order: a read whose facts are in the recent window, not yet filed."""
@@ -316,7 +270,7 @@ def _answering_piece(tok: Tokenizer, mem: list[str], segs: list[tuple[str, str |
 def answering_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "train",
                   styles: tuple[str, ...] = filler.TRAIN_STYLES, window_share: float = 0.2,
                   cases: Callable = _qa_for_mem, max_distractors: int = 12, min_distractors: int = 0,
-                  distractors: Callable = _distractor_notes) -> tuple[list[int], list[int]]:
+                  distractors: Callable = distractor_notes) -> tuple[list[int], list[int]]:
     """`<|mem|>` (needed notes among distractors, chronological), recent text without the fact,
     then questions answered from the block. In `window_share` of the examples the facts (and
     their notes) are in the recent text instead, as when a fact is asked soon after it was read.
@@ -377,7 +331,7 @@ def chat_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "trai
     # one value per slot: a restated slot replaces the old fact (the latest wins)
     known = {f.family: f for f in (chat_fact(rng, split) for _ in range(rng.randint(0, 5)))}
     memory = [f.note for f in known.values()]
-    memory += _distractor_notes(rng, split, rng.randint(0, 4), memory)
+    memory += distractor_notes(rng, split, rng.randint(0, 4), memory)
     rng.shuffle(memory)
     turns: list[dict] = []
     while True:
@@ -434,7 +388,7 @@ def multivalue_hard_row(tok: Tokenizer, rng: random.Random, length: int, split: 
     questions, beside the usual distractors 97%, repeating or skipping a value. Drawn only when
     a mix names it."""
     return answering_row(tok, rng, length, split, window_share=0.0, min_distractors=4,
-                         cases=_multivalue_cases, distractors=functools.partial(_distractor_notes, draw=_magic_note))
+                         cases=_multivalue_cases, distractors=functools.partial(distractor_notes, draw=_magic_note))
 
 
 def windowed_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "train",
@@ -454,7 +408,7 @@ def windowed_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "
             row.add(([tok.eot], [CONTEXT]))
         facts, qa = _qa_for_mem(rng, split)
         needed = [f.note for f in facts]
-        distract = _distractor_notes(rng, split, rng.randint(0, 12), needed)
+        distract = distractor_notes(rng, split, rng.randint(0, 12), needed)
         sents = filler.passage(rng.choice(styles), rng, rng.randint(1, 30))
         placed = rng.random() < window_share
         reading, starts = [], []  # the read's tokens; where each fact's sentence starts in them

@@ -26,12 +26,12 @@ import time
 
 import torch
 
-from memgpt.bench import facts, filler
 from memgpt.bench.score import score
 from memgpt.checkpoint import load_checkpoint
 from memgpt.model import KVCache
+from memgpt.synth import facts, filler
+from memgpt.synth.notes import distractor_notes, interleave_notes
 from memgpt.tokenizer import Tokenizer
-from memgpt.training import data
 from memgpt.window import answer_fill, pack
 
 SPLIT = "test"
@@ -158,10 +158,10 @@ def eval_answers(model, tok: Tokenizer, n: int, seed: int, distractors: int = 10
         total = used = 0.0
         for _ in range(n):
             needed, (q, expected) = _family_case(fam, rng)
-            distract = data._distractor_notes(rng, SPLIT, distractors, needed)
+            distract = distractor_notes(rng, SPLIT, distractors, needed)
             ctx = recent_text(recent_style, rng)
             max_new = reply_budget(tok, fam, needed, expected)
-            notes = data.interleave_notes(rng, distract, needed)
+            notes = interleave_notes(rng, distract, needed)
             while True:  # drop distractors (the last drawn first) until the window fits; no rng drawn
                 try:
                     ids = answer_window(tok, notes, ctx, q, T, max_new)

@@ -2,7 +2,7 @@
 
 Every sample is a pure function of (task, length, index, depth, seed): the same document, the
 same chat turns and the same question reach every method. Facts come from the test pools of
-`memgpt.bench.facts` (never trained on); natural filler is the held-out `legal` style.
+`memgpt.synth.facts` (never trained on); natural filler is the held-out `legal` style.
 
 Tasks (DESIGN §6):
     passkey            Mohtashami & Jaggi (2023): "The pass key is K. Remember it. K is the pass
@@ -43,7 +43,7 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
 
-from memgpt.bench import facts, filler
+from memgpt.synth import facts, filler
 from memgpt.tokenizer import Tokenizer
 
 SPLIT = "test"

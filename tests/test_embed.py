@@ -99,9 +99,3 @@ def test_get_embedder():
 def test_minilm_missing_extra_has_clear_error():
     with pytest.raises(ImportError, match="sentence-transformers"):
         get_embedder("minilm")
-
-
-def test_measure_recall_small():
-    from memgpt.memory.measure_recall import measure
-
-    assert measure(n_distractors=1000, n_questions=60, verbose=False) >= 0.98

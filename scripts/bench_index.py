@@ -1,6 +1,6 @@
 """HNSW latency and recall against exact search, on synthetic unit vectors.
 
-    python -m memgpt.memory.bench_index --n 1000000 [--dim 384] [--data clustered|uniform|hash]
+    python scripts/bench_index.py --n 1000000 [--dim 384] [--data clustered|uniform|hash]
 
 Builds the same index `NoteStore(index="hnsw")` uses (IndexHNSWFlat, inner product, M and
 efConstruction as given) over N unit vectors, then for each efSearch reports the median and
@@ -16,7 +16,8 @@ Data:
              within a cluster this is uniform data, a hard case;
   uniform    isotropic Gaussian directions: the worst case for graph indexes (near neighbours
              are barely nearer than anything else);
-  hash       HashEmbedder vectors of synthetic benchmark notes (dim = the embedder's 2048;
+  hash       HashEmbedder vectors of notes of every fact family, worded as the model writes
+             them (`memgpt.synth.notes.any_note`, test pools; dim = the embedder's 2048;
              keep N <= ~200k, 8 KB per vector).
 dim 384 matches all-MiniLM-L6-v2, the store's optional neural embedder.
 
@@ -25,14 +26,17 @@ Measured on a shared 2-core machine (`nice -n 10`, beside a training job), defau
     clustered  efSearch 64: p50 0.32 ms, recall@5 0.922; 128: 0.43 ms, 0.963; 256: 0.63 ms, 0.979
     isotropic  efSearch 128: p50 0.95 ms, recall@5 0.656; 256: 1.43 ms, 0.771
 so NoteStore(index="hnsw") defaults to efSearch 128. Hash-embedder vectors (N=100k) score
-0.35 at efSearch 128 even with ties counted: keep those stores on index="flat".
+0.35 at efSearch 128 even with ties counted (measured with the notes of an earlier, hand-written
+generator): keep those stores on index="flat".
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import resource
+import sys
 import time
 
 import faiss
@@ -47,12 +51,11 @@ def _unit(x: np.ndarray) -> np.ndarray:
 def make_data(kind: str, n: int, dim: int, seed: int, chunk: int = 100_000) -> np.ndarray:
     rng = np.random.default_rng(seed)
     if kind == "hash":
-        from .embed import HashEmbedder
-        from .measure_recall import Gen, distractor
+        from memgpt.memory.embed import HashEmbedder
+        from memgpt.synth.notes import any_note
 
-        g, e = Gen(seed), HashEmbedder()
-        g.reserve = False
-        return np.concatenate([e.embed([distractor(g) for _ in range(min(chunk, n - s))])
+        notes, e = random.Random(seed), HashEmbedder()
+        return np.concatenate([e.embed([any_note(notes, "test") for _ in range(min(chunk, n - s))])
                                for s in range(0, n, chunk)])
     out = np.empty((n, dim), dtype=np.float32)
     if kind == "uniform":
@@ -88,7 +91,7 @@ def rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # Linux: KB -> GB
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--n", type=int, default=100_000)
     p.add_argument("--dim", type=int, default=384)
@@ -146,7 +149,8 @@ def main(argv: list[str] | None = None) -> None:
         recall = float(np.mean(sims >= truth_sim[:, -1:] - 1e-5))
         lat_ms = np.array(lat) * 1e3
         print(f"{ef:>8} {np.percentile(lat_ms, 50):>8.3f} {np.percentile(lat_ms, 95):>8.3f} {recall:>9.3f}", flush=True)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,5 +1,6 @@
-"""Headless Debian chromium for driving the demo with Playwright (the browser test and the
-README screenshot); `scripts/install_browser.sh` installs it."""
+"""Headless Debian chromium for driving the demo with Playwright: a helper of the browser test
+(tests/test_demo_browser.py) and of scripts/demo_screenshot.py, not part of the package;
+`scripts/install_browser.sh` installs the browser."""
 from __future__ import annotations
 
 CHROMIUM = "/usr/bin/chromium"

@@ -1,0 +1,46 @@
+"""The lab tools in scripts/: measure_recall and bench_index, on small inputs."""
+from __future__ import annotations
+
+import importlib.util
+import os
+
+import numpy as np
+
+from memgpt.synth import facts
+from memgpt.synth.notes import note_subjects
+
+SCRIPTS = os.path.join(os.path.dirname(__file__), "..", "scripts")
+
+
+def load_script(name: str):
+    spec = importlib.util.spec_from_file_location(f"scripts_{name}", os.path.join(SCRIPTS, f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_measure_recall_asks_in_the_models_wording():
+    """The store holds notes worded as the model writes them (memgpt.synth: "user favourite
+    colour", not a hand-written "favorite color"), no distractor shares a subject with a target,
+    and the hash embedder finds nearly every target among them."""
+    mr = load_script("measure_recall")
+    keyed, unique, distractors = mr.build(2000, 100, seed=1)
+    chat_keys = {note.split(": ")[0] for _, _, note, _, _ in facts.CHAT_SLOTS}
+    user_notes = [n for n in distractors if n.startswith("user ")]
+    assert user_notes and all(n.split(": ")[0] in chat_keys for n in user_notes)
+    assert any(n.startswith("user favourite colour: ") for n in distractors)
+    targets = [n for _, _, notes in keyed + unique for n in notes]
+    taken = set().union(*map(note_subjects, targets))
+    assert not any(note_subjects(n) & taken for n in distractors)
+    keyed_subjects = [set().union(*map(note_subjects, notes)) for _, _, notes in keyed]
+    assert sum(map(len, keyed_subjects)) == len(set().union(*keyed_subjects))  # keyed targets: one subject each
+    assert {f for f, _, _ in keyed} == {"niah", "multivalue", "multiquery", "babi"}
+    assert {f for f, _, _ in unique} == {"passkey", "name"}
+    assert mr.measure(n_distractors=1000, n_questions=60, verbose=False) >= 0.95
+
+
+def test_bench_index_hash_data_embeds_synthetic_notes():
+    bi = load_script("bench_index")
+    x = bi.make_data("hash", 50, 0, seed=0)
+    assert x.shape == (50, 2048) and np.allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-5)
+    assert np.array_equal(x, bi.make_data("hash", 50, 0, seed=0))  # seeded

@@ -6,8 +6,10 @@ Both keep note ids as FAISS labels (`IndexIDMap2`) over inner-product search on 
 
 from __future__ import annotations
 
+import hashlib
 import os
-from typing import Iterable
+import secrets
+from typing import BinaryIO, Iterable
 
 import faiss
 import numpy as np
@@ -175,12 +177,16 @@ def make_index(kind: str, dim: int, **hnsw_kw) -> FlatIndex | HNSWIndex:
     raise ValueError(f"unknown index kind {kind!r}; choose 'flat' or 'hnsw'")
 
 
-def read_index(path: str, kind: str, dim: int, **hnsw_kw) -> FlatIndex | HNSWIndex:
-    """Load an index file, checking it is the expected kind, metric and dimension.
+def read_index(source: str | BinaryIO, kind: str, dim: int, **hnsw_kw) -> FlatIndex | HNSWIndex:
+    """Load an index from a path or an open binary file, checking it is the expected kind,
+    metric and dimension.
 
     Raises ValueError (or FAISS's RuntimeError) for a file that cannot be used.
     """
-    idx = faiss.read_index(path)
+    if isinstance(source, (str, os.PathLike)):
+        idx = faiss.read_index(os.fspath(source))
+    else:
+        idx = faiss.read_index(faiss.PyCallbackIOReader(source.read))
     if not isinstance(idx, faiss.IndexIDMap2):
         raise ValueError(f"not an IndexIDMap2 ({type(idx).__name__})")
     if idx.d != dim:
@@ -196,14 +202,46 @@ def read_index(path: str, kind: str, dim: int, **hnsw_kw) -> FlatIndex | HNSWInd
     raise ValueError(f"index file holds {type(inner).__name__}, wanted {kind}")
 
 
-def write_index(index: FlatIndex | HNSWIndex, path: str) -> None:
-    """Write atomically: a reader sees the old file or the new one, never half of one."""
-    tmp = f"{path}.tmp.{os.getpid()}"
-    try:
-        faiss.write_index(index.index, tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+def file_sha256(f: BinaryIO, chunk: int = 1 << 20) -> str:
+    """SHA-256 (hex) of an open binary file from its current position to the end."""
+    h = hashlib.sha256()
+    while block := f.read(chunk):
+        h.update(block)
+    return h.hexdigest()
+
+
+def write_index(index: FlatIndex | HNSWIndex, path: str, mode: int = 0o600) -> str:
+    """Write atomically: a reader sees the old file or the new one, never half of one.
+
+    The file is created with permission bits `mode` (less the umask). Returns the SHA-256 (hex)
+    of the bytes written, so a reader can tell the file is exactly what was written.
+    The temp file is `<path>.tmp.<pid>.<random>`; if it vanishes before the rename (a process
+    that clears stale temp files without the store's write lock), it is written again.
+    """
+    for attempt in range(3):
+        tmp = f"{path}.tmp.{os.getpid()}.{secrets.token_hex(4)}"
+        h = hashlib.sha256()
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+            with os.fdopen(fd, "wb") as f:
+
+                def put(data: bytes) -> None:
+                    h.update(data)
+                    f.write(data)
+
+                writer = faiss.PyCallbackIOWriter(put)
+                faiss.write_index(index.index, writer)
+                del writer
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+            return h.hexdigest()
+        except FileNotFoundError:
+            if attempt == 2 or not os.path.isdir(os.path.dirname(path) or "."):
+                raise
+        finally:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+    raise AssertionError("unreachable")  # pragma: no cover

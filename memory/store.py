@@ -7,30 +7,54 @@ Persistent layout of a store directory:
                    or out of step
 
 Consistency: every mutation bumps `meta.generation` in the same sqlite transaction; a flush of
-the index file records the generation it reflects in `meta.index_generation`. On open the file
-is used only if the generations agree and its ids equal the sqlite ids; otherwise it is rebuilt
-(one log line on the "memgpt.memory" logger).
+the index file records the generation it reflects in `meta.index_generation` and the SHA-256 of
+its bytes in `meta.index_sha256`. On open the file is used only if its checksum matches, the
+generations agree and its ids equal the sqlite ids; otherwise it is rebuilt from the sqlite
+embeddings (one log line on the "memgpt.memory" logger), so a damaged file is never trusted and
+never written back.
 
 Sharing: several NoteStores, in one process or several, may open the same directory (the demo
 and a script, say). Each remembers the generation its in-memory index reflects; a search or a
 flush that finds another store's commits since then first rebuilds that index from the sqlite
 embeddings. The index file is written under sqlite's write lock, so it and
-`meta.index_generation` always describe the same notes.
+`meta.index_generation` always describe the same notes. Its temp file
+(`index.faiss.tmp.<pid>.<random>`) exists only while its writer holds that lock, so an open
+clears leftover temp files (of a killed writer) only while holding the lock itself. Waits for
+the lock last up to `BUSY_TIMEOUT_S`: a busy writer elsewhere delays an open or an add, it does
+not fail it.
 
 When the index file is written: on `flush()`, on `close()` (and at interpreter exit), and after
 `flush_every` unflushed changes. A delete or update unlinks the file at once, so a removed
 note's vector never lingers on disk; the next flush writes a fresh one. A crash in between only
-costs a rebuild on the next open: the notes themselves are durable as soon as `add` returns.
+costs a rebuild on the next open: the notes themselves are durable as soon as `add` returns, and
+an `add` that committed returns even if writing the index file then fails (a warning is logged;
+the write is retried later).
+
+Deleted text: sqlite's secure_delete zeroes freed content, and after a delete or update the WAL
+is checkpointed into notes.sqlite and truncated. Another connection in the middle of a read
+keeps old pages alive; the store waits up to `scrub_timeout` for it, and if that is not enough
+logs a warning naming the files that may still hold the text, retries on every later change,
+flush and close, and reports through `scrub()`.
+
+Files: a store directory the store creates is made 0700, and the files it creates (notes.sqlite
+and, following its mode, the WAL, shared-memory and index files) 0600. Existing directories and
+databases keep their modes.
+
+Errors: a damaged or foreign notes.sqlite, a missing or empty database beside an index that
+holds vectors, a directory whose store is one level down, and a lock held past
+`BUSY_TIMEOUT_S` raise `StoreError` (an `OSError`) naming the path.
 """
 
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import logging
 import math
 import os
 import sqlite3
+import stat
 import threading
 import time
 import weakref
@@ -40,7 +64,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from .embed import Embedder, embedder_name, get_embedder
-from .index import FlatIndex, HNSWIndex, make_index, read_index, write_index
+from .index import FlatIndex, HNSWIndex, file_sha256, make_index, read_index, write_index
 from .note import SOURCES, Note
 
 log = logging.getLogger("memgpt.memory")
@@ -48,6 +72,10 @@ log = logging.getLogger("memgpt.memory")
 DB_NAME = "notes.sqlite"
 INDEX_NAME = "index.faiss"
 _META_KEYS = ("source", "position", "session", "created_at")
+BUSY_TIMEOUT_S = 60.0
+"""Seconds an operation waits for another connection's write lock before it fails."""
+SCRUB_TIMEOUT_S = 2.0
+"""Default seconds a delete waits for other connections' reads to end (see `NoteStore.scrub`)."""
 _COLS = "id, text, created_at, source, position, session"
 
 _SCHEMA = """
@@ -99,6 +127,55 @@ def _dec(raw: bytes | str) -> str:
     return raw if isinstance(raw, str) else bytes(raw).decode("utf-8", "surrogatepass")
 
 
+class StoreError(OSError):
+    """A store directory that cannot be used as it is; the message names the path(s).
+
+    Raised for a damaged or foreign notes.sqlite, a missing or empty database beside an index
+    file that holds vectors, a directory whose note store is one level down, and a database
+    whose write lock another connection held for longer than `BUSY_TIMEOUT_S`.
+    """
+
+
+def _store_error(db_path: str, e: sqlite3.Error) -> Exception:
+    """The sqlite error as a StoreError naming the database, or `e` itself for a programming error."""
+    if isinstance(e, (sqlite3.ProgrammingError, sqlite3.IntegrityError, sqlite3.InterfaceError)):
+        return e
+    msg = str(e)
+    if "locked" in msg or "busy" in msg:
+        return StoreError(f"{db_path}: {msg} (another connection held it for over {BUSY_TIMEOUT_S:g} s)")
+    if isinstance(e, sqlite3.OperationalError):
+        return StoreError(f"{db_path}: {msg}")
+    return StoreError(f"{db_path}: damaged note database ({msg}); restore it from a backup or an export")
+
+
+def _named_errors(fn):
+    """Raise sqlite failures of a public method as StoreError naming the database file."""
+
+    @functools.wraps(fn)
+    def wrapper(self: "NoteStore", *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(self, *args, **kwargs)
+        except sqlite3.Error as e:
+            err = _store_error(self._db_path, e)
+            if err is e:
+                raise
+            raise err from e
+
+    return wrapper
+
+
+def _index_vectors(path: str) -> int:
+    """How many vectors the index file at `path` holds (0 if it is missing or unreadable)."""
+    if not os.path.exists(path):
+        return 0
+    try:
+        import faiss
+
+        return int(faiss.read_index(path).ntotal)
+    except Exception:
+        return 0
+
+
 class NoteStore:
     """A notebook of `Note`s with semantic search.
 
@@ -114,9 +191,18 @@ class NoteStore:
         hnsw_m, hnsw_ef_construction, hnsw_ef_search: HNSW parameters (index="hnsw" only).
             The defaults (16, 40, 128) gave recall@5 0.963 at 0.43 ms p50 on 1M clustered
             384-d vectors (`python -m memgpt.memory.bench_index --n 1000000`).
+        scrub_timeout: seconds a delete or update waits for other connections' reads to end so
+            that the removed text can be wiped from the files (see `scrub`).
 
     All methods are thread-safe. Use as a context manager or call `close()`. Several stores
     (processes) may share a directory: each sees the others' committed notes (module docstring).
+
+    Opening a directory refuses (`StoreError`, naming the paths) rather than guessing when:
+    notes.sqlite is damaged or belongs to something else; notes.sqlite is missing or empty while
+    index.faiss holds vectors (opening would start an empty store and overwrite that index);
+    or the directory holds no store but a subdirectory does (e.g. `~/.memgpt/demo` when the
+    store is `~/.memgpt/demo/notes`): the error names the subdirectory to open instead, and
+    nothing is created beside it. Pass an empty or new directory for a new store.
     """
 
     def __init__(
@@ -129,6 +215,7 @@ class NoteStore:
         hnsw_m: int = 16,
         hnsw_ef_construction: int = 40,
         hnsw_ef_search: int = 128,
+        scrub_timeout: float = SCRUB_TIMEOUT_S,
     ):
         if index not in ("flat", "hnsw"):
             raise ValueError(f"unknown index kind {index!r}; choose 'flat' or 'hnsw'")
@@ -142,33 +229,89 @@ class NoteStore:
         self._pending = 0  # changes not yet in the index file
         self._session_ids: dict[str, np.ndarray] = {}  # cache for session-filtered search
         self._gen: int | None = None  # the generation the in-memory index reflects (set on open)
+        self._flush_at = self.flush_every  # auto-flush when _pending reaches this
+        self.scrub_timeout = float(scrub_timeout)
+        self._scrub_pending = False  # removed text may still be in the files (a reader held on)
 
         if path is None:
             self.path: str | None = None
             self._db_path = ":memory:"
+            self._index_path: str | None = None
         else:
             self.path = os.fspath(path)
-            os.makedirs(self.path, exist_ok=True)
             self._db_path = os.path.join(self.path, DB_NAME)
-        self._index_path = os.path.join(self.path, INDEX_NAME) if self.path else None
-        if self.path:
-            # A kill during an index write leaves its temp file: drop it (it may hold vectors
-            # of notes deleted since).
-            for name in os.listdir(self.path):
-                if name.startswith(INDEX_NAME + ".tmp."):
-                    os.unlink(os.path.join(self.path, name))
+            self._index_path = os.path.join(self.path, INDEX_NAME)
+            self._prepare_directory()
 
-        # isolation_level=None: we issue BEGIN/COMMIT ourselves, so "returned" means "committed".
-        self._db = sqlite3.connect(self._db_path, check_same_thread=False, isolation_level=None)
+        try:
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves, so "returned" means "committed".
+            self._db = sqlite3.connect(self._db_path, timeout=BUSY_TIMEOUT_S, check_same_thread=False,
+                                       isolation_level=None)
+        except sqlite3.Error as e:
+            raise _store_error(self._db_path, e) from e
+        try:
+            self._setup_db()
+            with self._lock:
+                self._open_index()
+        except BaseException as e:
+            self._db.close()
+            if isinstance(e, sqlite3.Error):
+                err = _store_error(self._db_path, e)
+                if err is not e:
+                    raise err from e
+            raise
+        _open_stores.add(self)
+
+    def _prepare_directory(self) -> None:
+        """Create the store directory (0700) or check an existing one; create notes.sqlite 0600."""
+        assert self.path and self._index_path
+        try:
+            os.makedirs(self.path, mode=0o700)
+        except FileExistsError:
+            if not os.path.isdir(self.path):
+                raise StoreError(f"{self.path} is not a directory") from None
+            self._check_existing_directory()
+        if not os.path.exists(self._db_path):
+            # Created here rather than by sqlite so that it is private; sqlite gives the WAL and
+            # shared-memory files the database's mode.
+            try:
+                os.close(os.open(self._db_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            except FileExistsError:  # another process created it just now
+                pass
+
+    def _check_existing_directory(self) -> None:
+        assert self.path and self._index_path
+        db, idx = self._db_path, self._index_path
+        db_exists = os.path.exists(db)
+        if db_exists and os.path.getsize(db) > 0:
+            return
+        n = _index_vectors(idx)
+        if n:
+            raise StoreError(
+                f"{db} is {'empty' if db_exists else 'missing'} but {idx} holds {n} note vectors: "
+                f"refusing to open an empty store over them (restore {DB_NAME} from a backup, "
+                f"or move {INDEX_NAME} away to start an empty store)")
+        if db_exists or os.path.exists(idx):
+            return
+        below = sorted(e.path for e in os.scandir(self.path)
+                       if e.is_dir() and os.path.isfile(os.path.join(e.path, DB_NAME)))
+        if below:
+            others = f" (and {len(below) - 1} more)" if len(below) > 1 else ""
+            raise StoreError(f"{self.path} holds no note store, but {below[0]}{others} does: open that "
+                             f"directory, or an empty or new one for a new store")
+
+    def _setup_db(self) -> None:
+        self._db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        # The first read: a damaged file or a non-database fails here, before anything is written.
+        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if tables - {"sqlite_sequence"} and "notes" not in tables:
+            raise StoreError(f"{self._db_path} is an SQLite database but not a note store "
+                             f"(tables: {', '.join(sorted(tables))}); choose another directory")
         if self.path:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA secure_delete=ON")
-        self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
-        with self._lock:
-            self._open_index()
-        _open_stores.add(self)
 
     # ------------------------------------------------------------------ internals
 
@@ -235,6 +378,8 @@ class NoteStore:
                     reasons.append(f"embedder changed from {old[0]} to {name}")
                 self._set_meta("embedder", name)
                 self._set_meta("dim", self.dim)
+            if self.path:
+                self._remove_orphan_temp_files()
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
@@ -243,30 +388,82 @@ class NoteStore:
         if n_fixed and not reasons:
             reasons.append(f"{n_fixed} notes had no embedding")
 
-        gen = self._generation()
-        sql_ids = np.fromiter((r[0] for r in self._db.execute("SELECT id FROM notes ORDER BY id")), dtype=np.int64)
-        self._index: FlatIndex | HNSWIndex | None = None
-        if self._index_path and os.path.exists(self._index_path):
-            try:
-                idx = read_index(self._index_path, self.index_kind, self.dim, **self._hnsw_kw)
-                if self._meta("index_generation") != self._meta("generation"):
-                    reasons.append("index file is out of step (generation)")
-                elif not np.array_equal(np.sort(idx.labels()), sql_ids):
-                    reasons.append("index file is out of step (ids differ from sqlite)")
-                elif not reasons:
-                    self._index = idx
-            except Exception as e:  # corrupt, truncated, wrong kind or dimension
-                reasons.append(f"index file unusable ({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''})")
-        elif self._index_path and len(sql_ids):
-            reasons.append("index file missing")
+        idx, gen, n_notes, why = self._load_index_file()
+        if why:
+            reasons.append(why)
+        self._index: FlatIndex | HNSWIndex | None = idx if not reasons else None
         if self._index is None:
             self._rebuild_index()
             if reasons:
                 log.warning("rebuilt %s index of %s from sqlite (%d notes): %s",
-                            self.index_kind, self.path, len(sql_ids), "; ".join(reasons))
+                            self.index_kind, self.path, n_notes, "; ".join(reasons))
         self._gen = gen
         if self._pending and self._index_path:
-            self._flush_locked()
+            self._auto_flush()
+
+    def _remove_orphan_temp_files(self) -> None:
+        """Remove temp files of index writes that never finished (sqlite write lock held).
+
+        A writer keeps its temp file only while it holds sqlite's write lock, so with the lock
+        held here every temp file belongs to a writer that was killed: it may hold vectors of
+        notes deleted since, so it goes.
+        """
+        assert self.path
+        for entry in os.listdir(self.path):
+            if entry.startswith(INDEX_NAME + ".tmp."):
+                try:
+                    os.unlink(os.path.join(self.path, entry))
+                except FileNotFoundError:
+                    pass
+
+    def _load_index_file(self) -> tuple[FlatIndex | HNSWIndex | None, int, int, str | None]:
+        """The index file if it is exactly what a flush wrote for the current notes.
+
+        Returns (index or None, generation, number of notes, why it cannot be used or None).
+        The file is hashed before FAISS reads a byte of it, and read from the same open file,
+        so a concurrent replacement cannot slip a different file past the check.
+        """
+        for attempt in range(2):
+            f = None
+            try:
+                if self._index_path:
+                    try:
+                        f = open(self._index_path, "rb")
+                    except FileNotFoundError:
+                        f = None
+                digest = file_sha256(f) if f is not None else None
+                self._db.execute("BEGIN")  # one snapshot for meta and ids
+                try:
+                    gen = self._generation()
+                    index_gen, want = self._meta("index_generation"), self._meta("index_sha256")
+                    sql_ids = np.fromiter((r[0] for r in self._db.execute("SELECT id FROM notes ORDER BY id")),
+                                          dtype=np.int64)
+                finally:
+                    self._db.execute("COMMIT")
+                if f is None:
+                    return None, gen, len(sql_ids), ("index file missing" if self._index_path and len(sql_ids)
+                                                     else None)
+                if want is None:
+                    return None, gen, len(sql_ids), "index file has no recorded checksum (older version)"
+                if digest != want:
+                    if attempt == 0:
+                        continue  # perhaps flushed anew between our read and our snapshot: once more
+                    return None, gen, len(sql_ids), "index file is damaged (checksum differs)"
+                if index_gen != str(gen):
+                    return None, gen, len(sql_ids), "index file is out of step (generation)"
+                f.seek(0)
+                try:
+                    idx = read_index(f, self.index_kind, self.dim, **self._hnsw_kw)
+                except Exception as e:  # wrong kind or dimension
+                    first = str(e).splitlines()[0][:120] if str(e) else ""
+                    return None, gen, len(sql_ids), f"index file unusable ({type(e).__name__}: {first})"
+                if not np.array_equal(np.sort(idx.labels()), sql_ids):
+                    return None, gen, len(sql_ids), "index file is out of step (ids differ from sqlite)"
+                return idx, gen, len(sql_ids), None
+            finally:
+                if f is not None:
+                    f.close()
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _embed_missing(self, batch: int = 512) -> int:
         """Embed notes whose embedding is NULL or of the wrong size (e.g. inserted by hand)."""
@@ -305,31 +502,101 @@ class NoteStore:
                 if self._generation() != self._gen:
                     self._db.execute("ROLLBACK")
                     continue
-                write_index(self._index, self._index_path)
+                digest = write_index(self._index, self._index_path, mode=self._file_mode())
                 # Only after the file is in place: a crash before this means "rebuild on open".
                 self._set_meta("index_generation", self._gen)
+                self._set_meta("index_sha256", digest)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._pending = 0
+            self._flush_at = self.flush_every
             return
         # Three misses in a row (a busy writer elsewhere): the changes stay pending, and the next
         # flush, or the next open's generation check, catches up.
 
+    def _file_mode(self) -> int:
+        """Permission bits for files the store writes: those of notes.sqlite (0600 when new)."""
+        try:
+            return stat.S_IMODE(os.stat(self._db_path).st_mode) & 0o666
+        except OSError:
+            return 0o600
+
+    def _auto_flush(self) -> None:
+        """Flush after a committed change; a failure is logged, never raised (lock held).
+
+        The notes are already durable and the index file is only a cache: raising here would
+        tell the caller a committed note failed. The write is retried after `flush_every`
+        more changes, on `flush()` and on `close()`.
+        """
+        try:
+            self._flush_locked()
+        except Exception as e:
+            self._flush_at = self._pending + self.flush_every
+            log.warning("index file %s not written (%s: %s); the notes are committed, the write is "
+                        "retried later", self._index_path, type(e).__name__, e)
+
+    def _checkpoint(self, timeout: float) -> bool:
+        """Copy every committed page into notes.sqlite and truncate the WAL (lock held).
+
+        Waits up to `timeout` seconds for other connections' reads to end; True if it completed.
+        """
+        if not self.path:
+            return True
+        deadline = time.monotonic() + max(0.0, timeout)
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                self._db.execute(f"PRAGMA busy_timeout={max(0, int(left * 1000))}")
+                try:
+                    busy = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                except sqlite3.OperationalError as e:
+                    if "locked" not in str(e) and "busy" not in str(e):
+                        raise
+                    busy = 1
+                if not busy:
+                    return True
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.01)
+        finally:
+            self._db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+
+    def _scrub(self, timeout: float, warn: bool = True) -> bool:
+        """Checkpoint so that removed text leaves the files; track and report failure (lock held)."""
+        if self._checkpoint(timeout):
+            if self._scrub_pending:
+                log.info("removed notes' text is now gone from %s and its WAL", self._db_path)
+            self._scrub_pending = False
+            return True
+        self._scrub_pending = True
+        if warn:
+            log.warning("removed notes' text may remain in %s and %s-wal: another connection was "
+                        "reading for over %.1f s, so the WAL checkpoint could not complete; it is "
+                        "retried on every change, flush and close (or call scrub())",
+                        self._db_path, self._db_path, timeout)
+        return False
+
     def _after_change(self, removed: bool) -> None:
-        """Bookkeeping after a committed mutation (lock held)."""
+        """Bookkeeping after a committed mutation (lock held). Never raises for the index file
+        or the checkpoint: the change is committed."""
         self._session_ids.clear()
         self._pending += 1
         if self._index.needs_compaction():
             self._rebuild_index()
         if removed:
             # Deleted/replaced content: scrub the WAL and drop the stale index file now.
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            if self._index_path and os.path.exists(self._index_path):
-                os.unlink(self._index_path)
-        if self._pending >= self.flush_every:
-            self._flush_locked()
+            self._scrub(self.scrub_timeout)
+            if self._index_path:
+                try:
+                    os.unlink(self._index_path)
+                except FileNotFoundError:
+                    pass
+        elif self._scrub_pending:
+            self._scrub(0.0, warn=False)
+        if self._pending >= self._flush_at:
+            self._auto_flush()
 
     def _normalise_meta(self, meta: dict[str, Any], n: int) -> list[tuple[float, str, int, str]]:
         unknown = set(meta) - set(_META_KEYS)
@@ -369,6 +636,7 @@ class NoteStore:
         """
         return self.add_many([text], **meta)[0]
 
+    @_named_errors
     def add_many(self, texts: Sequence[str], **meta: Any) -> list[Note]:
         """Store several notes in one transaction (much faster than repeated `add`).
 
@@ -396,6 +664,7 @@ class NoteStore:
             self._after_change(removed=False)
         return [Note(i, t, c, s, p, sess) for i, t, (c, s, p, sess) in zip(ids, texts, rows)]
 
+    @_named_errors
     def get(self, id: int) -> Note | None:
         """The note with this id, or None."""
         with self._lock:
@@ -403,6 +672,7 @@ class NoteStore:
             r = self._db.execute(f"SELECT {_COLS} FROM notes WHERE id = ?", (int(id),)).fetchone()
         return self._row(r) if r else None
 
+    @_named_errors
     def list(self, session: str | None = None, limit: int = 100, offset: int = 0) -> list[Note]:
         """Notes in chronological order (created_at, then id), optionally of one session."""
         with self._lock:
@@ -429,6 +699,7 @@ class NoteStore:
             self._session_ids[session] = ids
         return ids
 
+    @_named_errors
     def search(self, query: str, k: int = 5, session: str | None = None) -> list[tuple[Note, float]]:
         """The k notes most similar to `query`, best first, with cosine scores.
 
@@ -458,6 +729,7 @@ class NoteStore:
             rows = {r[0]: r for r in self._db.execute(f"SELECT {_COLS} FROM notes WHERE id IN ({marks})", ids)}
         return [(self._row(rows[i]), s) for i, s in hits if i in rows]
 
+    @_named_errors
     def update(self, id: int, text: str) -> Note:
         """Replace a note's text (re-embedding it); other fields are kept. KeyError if absent."""
         _check_text(text)
@@ -474,6 +746,7 @@ class NoteStore:
             self._after_change(removed=True)
         return self._row(r)
 
+    @_named_errors
     def delete(self, id: int) -> bool:
         """Delete one note, from sqlite (overwritten on disk) and the index. False if absent."""
         with self._lock:
@@ -487,6 +760,7 @@ class NoteStore:
                 self._after_change(removed=True)
         return bool(n)
 
+    @_named_errors
     def delete_all(self, session: str | None = None) -> int:
         """Delete every note (or every note of `session`); returns how many were deleted."""
         with self._lock:
@@ -505,6 +779,7 @@ class NoteStore:
             self._after_change(removed=True)
         return n
 
+    @_named_errors
     def count(self, session: str | None = None) -> int:
         """Number of notes (in `session`, or in all sessions)."""
         with self._lock:
@@ -513,12 +788,14 @@ class NoteStore:
                 return self._db.execute("SELECT COUNT(*) FROM notes").fetchone()[0]
             return self._db.execute("SELECT COUNT(*) FROM notes WHERE session = ?", (session,)).fetchone()[0]
 
+    @_named_errors
     def sessions(self) -> list[str]:
         """Names of the sessions that hold at least one note."""
         with self._lock:
             self._check_open()
             return [r[0] for r in self._db.execute("SELECT DISTINCT session FROM notes ORDER BY session")]
 
+    @_named_errors
     def export(self, path: str | os.PathLike, session: str | None = None) -> int:
         """Write notes (all, or one session's) as JSONL, one `Note.to_dict()` per line,
         chronologically. Written atomically; returns the number of notes."""
@@ -564,23 +841,48 @@ class NoteStore:
         )
         return len(notes)
 
+    @_named_errors
     def flush(self) -> None:
-        """Write the index file now if it is behind (no-op for in-memory stores)."""
+        """Write the index file now if it is behind (no-op for in-memory stores). Raises if the
+        write fails (the notes stay committed)."""
         with self._lock:
             self._check_open()
+            if self._scrub_pending:
+                self._scrub(0.0, warn=False)
             if self._pending or (self._index_path and not os.path.exists(self._index_path)):
                 self._flush_locked()
 
+    @_named_errors
+    def scrub(self, timeout: float | None = None) -> bool:
+        """Make sure the text of deleted or replaced notes is gone from the files.
+
+        Checkpoints the WAL into notes.sqlite (where secure_delete has zeroed it) and truncates
+        the WAL, waiting up to `timeout` seconds (default: `scrub_timeout`) for other
+        connections' reads to end. True when done (always for in-memory stores); False, with a
+        warning naming the files, when another connection still holds an older snapshot.
+        """
+        with self._lock:
+            self._check_open()
+            return self._scrub(self.scrub_timeout if timeout is None else float(timeout))
+
+    @_named_errors
     def close(self) -> None:
-        """Flush the index, checkpoint the WAL and close the database. Idempotent."""
+        """Flush the index, checkpoint the WAL and close the database. Idempotent.
+
+        A failed index write is logged, not raised (the notes are committed; the next open
+        rebuilds the index); so is removed text that a reader kept in the files (see `scrub`).
+        """
         with self._lock:
             if self._closed:
                 return
             try:
                 if self._index_path and (self._pending or not os.path.exists(self._index_path)):
-                    self._flush_locked()
+                    self._auto_flush()
                 if self.path:
-                    self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    if self._scrub_pending:
+                        self._scrub(self.scrub_timeout)
+                    else:
+                        self._checkpoint(0.0)  # routine: a WAL left behind holds no removed text
             finally:
                 self._db.close()
                 self._closed = True

@@ -9,7 +9,7 @@
 #    steady tokens/s (between the last two logged steps, so compilation is not counted).
 #    CHECKS=0 skips them: bf16 with torch.compile, sized at TPS tokens/s (default 4e6, the H100's).
 # 3. Trains from INIT_CKPT with the faster bf16 variant while the corpus is still being built: the
-#    trainer opens one more shard every --shard_every steps, set from the build's measured rate so
+#    trainer opens one more shard every --shard-every steps, set from the build's measured rate so
 #    it seldom waits (the GPU had idled for the 2 min the build took). The cosine schedule is sized
 #    to the time left, so it ends at its minimum learning rate inside the budget. Result:
 #    WORK_DIR/stage/best. The build stops with the stage.
@@ -34,7 +34,7 @@ left() { echo $(( BUDGET - ($(date +%s) - T0) )); }
 mkdir -p "$WORK"
 : > "$WORK/checks.jsonl"
 CORPUS=(--tokenizer "$INIT" --seed "$SEED" --letter-start-share 0.45 ${MIX:+--mix "$MIX"})
-COMMON=(--init_from "$INIT" --batch_size "$BATCH" --progress false --seed "$SEED" --device auto)
+COMMON=(--init-from "$INIT" --batch-size "$BATCH" --progress false --seed "$SEED" --device auto)
 
 $PY -m memgpt.training.data "${CORPUS[@]}" --out "$WORK/data" --tokens "$TOKENS" --workers "$WORKERS" \
   > "$WORK/data.log" 2>&1 &
@@ -44,8 +44,8 @@ trap 'kill $data_pid 2>/dev/null || true' EXIT  # the build stops with the stage
 check() {  # NAME COMMAND...: a short run on the small corpus; its steady tokens/s to checks.jsonl
   local name=$1
   shift
-  if ! "$@" --data "$WORK/small" --out "$WORK/check_$name" "${COMMON[@]}" --max_tokens 1e12 --lr "$LR" \
-      --stop_after "$CHECK_STEPS" --log_every $(( CHECK_STEPS / 4 )) --eval_every 1000000 --ckpt_every 1000000 \
+  if ! "$@" --data "$WORK/small" --out "$WORK/check_$name" "${COMMON[@]}" --max-tokens 1e12 --lr "$LR" \
+      --stop-after "$CHECK_STEPS" --log-every $(( CHECK_STEPS / 4 )) --eval-every 1000000 --ckpt-every 1000000 \
       > "$WORK/check_$name.log" 2>&1; then
     echo "{\"check\": \"$name\", \"ok\": false}" >> "$WORK/checks.jsonl"
     tail -5 "$WORK/check_$name.log" >&2
@@ -132,7 +132,7 @@ if [ "$STAGE_TOKENS" -le 0 ]; then
   exit 1
 fi
 timeout $(( $(left) - 10 )) "${TRAIN[@]}" --data "$WORK/data" --out "$WORK/stage" "${COMMON[@]}" --dtype bfloat16 \
-  --compile "$COMPILE" --max_tokens "$STAGE_TOKENS" --lr "$LR" --min_lr "$(awk "BEGIN{print $LR/10}")" \
-  --warmup_tokens 5e6 --eval_every 200 --ckpt_every 1000 --log_every 50 --shard_every "$SHARD_EVERY" \
+  --compile "$COMPILE" --max-tokens "$STAGE_TOKENS" --lr "$LR" --min-lr "$(awk "BEGIN{print $LR/10}")" \
+  --warmup-tokens 5e6 --eval-every 200 --ckpt-every 1000 --log-every 50 --shard-every "$SHARD_EVERY" \
   || echo "the stage stopped early (rc $?)" >&2
 echo "done, $(left) s left"

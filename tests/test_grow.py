@@ -4,7 +4,7 @@ import torch
 from memgpt.checkpoint import load_checkpoint
 from memgpt.model import GPT, GPTConfig
 from memgpt.training.grow import grow, grown_blocks
-from memgpt.training.train import train
+from memgpt.training.train import ModelShape, train
 from tests.test_train import metrics, shards, tiny  # noqa: F401 (shards is a fixture)
 
 
@@ -44,7 +44,7 @@ def test_grown_blocks_get_their_own_learning_rate():
 
 def test_training_grows_a_checkpoint_and_resumes(shards, tmp_path):  # noqa: F811
     train(tiny(shards, tmp_path / "a", max_tokens=2 * 4 * 32))
-    kw = dict(init_from=str(tmp_path / "a" / "last"), grow_layers=1, grow_lr_mult=10.0)
+    kw = dict(init_from=str(tmp_path / "a" / "last"), shape=ModelShape(), grow_layers=1, grow_lr_mult=10.0)
     train(tiny(shards, tmp_path / "b", **kw))
     train(tiny(shards, tmp_path / "c", stop_after=3, **kw))
     train(tiny(shards, tmp_path / "c", **kw))  # resumes the grown model with its learning rates
@@ -54,5 +54,5 @@ def test_training_grows_a_checkpoint_and_resumes(shards, tmp_path):  # noqa: F81
     assert mb.transformer.h[1].mlp.c_proj.weight.abs().sum() > 0  # the copy learned
     for (k, vb), vc in zip(mb.state_dict().items(), mc.state_dict().values()):
         torch.testing.assert_close(vb, vc, rtol=0, atol=0, msg=k)
-    with pytest.raises(ValueError, match="init_from"):
+    with pytest.raises(ValueError, match="--init-from"):
         train(tiny(shards, tmp_path / "d", grow_layers=1))

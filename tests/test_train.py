@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import os
 import subprocess
@@ -9,7 +10,7 @@ import torch
 from memgpt.checkpoint import load_checkpoint
 from memgpt.training import data
 from memgpt.model import amp_context
-from memgpt.training.train import Shards, TrainConfig, build_model, evaluate, parse_config, train
+from memgpt.training.train import ModelShape, Shards, TrainConfig, build_model, evaluate, parse_config, train
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,7 @@ def shards(tmp_path_factory, tok):
 
 
 def tiny(shards, out, **kw):
-    base = dict(data=shards, out=str(out), n_layer=1, n_head=2, n_embd=32, block_size=32, batch_size=4,
+    base = dict(data=shards, out=str(out), shape=ModelShape(n_layer=1, n_head=2, n_embd=32), block_size=32, batch_size=4,
                 max_tokens=8 * 4 * 32, warmup_tokens=64, lr=3e-3, eval_every=4, eval_rows=8, ckpt_every=4,
                 log_every=1, progress=False, dtype="float32", threads=1)
     base.update(kw)
@@ -56,18 +57,25 @@ def test_resume_reproduces_uninterrupted_run(shards, tmp_path):
     assert meta_a["step"] == meta_b["step"] == 8
     for (k, va), vb in zip(ma.state_dict().items(), mb.state_dict().values()):
         torch.testing.assert_close(va, vb, rtol=0, atol=0, msg=k)
-    cfg = json.loads((tmp_path / "a" / "config.json").read_text())
-    assert "git_commit" in cfg and cfg["config"]["n_embd"] == 32
+    run = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert "git_commit" in run and run["model"]["n_embd"] == 32 and run["config"]["block_size"] == 32
 
 
 def test_init_from_checkpoint_and_cli_overrides(shards, tmp_path):
     train(tiny(shards, tmp_path / "a", max_tokens=2 * 4 * 32))
-    cfg = parse_config(["--data", shards, "--out", str(tmp_path / "b"), "--init_from", str(tmp_path / "a" / "last"),
-                        "--max_tokens", "256", "--batch_size", "4", "--block_size", "32", "--progress", "false",
-                        "--dtype", "float32", "--eval_every", "100"])
+    cfg = parse_config(["--data", shards, "--out", str(tmp_path / "b"), "--init-from", str(tmp_path / "a" / "last"),
+                        "--max-tokens", "256", "--batch-size", "4", "--block-size", "32", "--progress", "false",
+                        "--dtype", "float32", "--eval-every", "100"])
     assert cfg.max_tokens == 256.0 and cfg.progress is False
     out = train(cfg)
     assert out["step"] == 2
+    # the checkpoint's shape is its config.json's: a shape flag beside --init-from is an error, and
+    # the run settings in meta.json hold no shape to contradict it
+    _, _, meta = load_checkpoint(str(tmp_path / "b" / "last"))
+    assert not {"n_layer", "n_head", "n_embd", "dropout", "shape"} & set(meta["config"])
+    with pytest.raises(ValueError, match="--init-from .* keeps its own shape"):
+        train(tiny(shards, tmp_path / "d", init_from=str(tmp_path / "a" / "last"), max_tokens=256))
+    train(tiny(shards, tmp_path / "e", init_from=str(tmp_path / "a" / "last"), shape=ModelShape(), max_tokens=256))
     with pytest.raises(FileNotFoundError, match="shards"):
         train(tiny(str(tmp_path), tmp_path / "c"))
 
@@ -81,9 +89,9 @@ def test_bf16_autocast_trains(shards, tmp_path):
 def test_ddp_two_processes_gloo(shards, tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
-           "-m", "memgpt.training.train", "--data", shards, "--out", str(tmp_path), "--n_layer", "1", "--n_head", "2",
-           "--n_embd", "32", "--block_size", "32", "--batch_size", "2", "--max_tokens", str(4 * 2 * 2 * 32),
-           "--device", "cpu", "--dtype", "float32", "--progress", "false", "--eval_every", "2", "--eval_rows", "4"]
+           "-m", "memgpt.training.train", "--data", shards, "--out", str(tmp_path), "--n-layer", "1", "--n-head", "2",
+           "--n-embd", "32", "--block-size", "32", "--batch-size", "2", "--max-tokens", str(4 * 2 * 2 * 32),
+           "--device", "cpu", "--dtype", "float32", "--progress", "false", "--eval-every", "2", "--eval-rows", "4"]
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     run = json.loads((tmp_path / "config.json").read_text())
@@ -93,7 +101,7 @@ def test_ddp_two_processes_gloo(shards, tmp_path):
 
 
 def test_training_follows_a_corpus_build(tok, tmp_path):
-    """`--shard_every N` (gpu_stage.sh) trains while the corpus is built: the run waits for each
+    """`--shard-every N` (gpu_stage.sh) trains while the corpus is built: the run waits for each
     shard it is due, draws from the first 1 + step // N shards only, and a resumed run draws
     as the uninterrupted one did."""
     import threading
@@ -145,3 +153,14 @@ def test_gpu_stage_stops_when_the_corpus_build_dies(tmp_path):
     assert r.returncode != 0
     assert "the corpus build stopped early" in r.stderr
     assert "data.log" in r.stderr and (tmp_path / "w" / "data.log").read_text().strip()
+
+
+def test_bundled_checkpoint_records_its_shape_once():
+    """The bundled meta.json holds the run settings of the stage that trained it, no model shape
+    (it said n_layer 4 beside config.json's 6); its params count is the model's."""
+    from memgpt.checkpoint import default_checkpoint_dir
+
+    model, _, meta = load_checkpoint(default_checkpoint_dir())
+    run_fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"shape"}
+    assert set(meta["config"]) <= run_fields and not {f.name for f in dataclasses.fields(ModelShape)} & set(meta["config"])
+    assert meta["params"] == model.num_params() and meta["config"]["block_size"] <= model.config.block_size

@@ -3,8 +3,12 @@
     memgpt train --data runs/data --out runs/default            # or python -m memgpt.training.train
     torchrun --nproc_per_node 8 -m memgpt.training.train --data ... --out ... --device cuda
 
-Every field of `TrainConfig` is a command-line flag (`--max_tokens 2e7`). A run directory holds
-`config.json` (the full config and git commit), `metrics.jsonl`, `last/` (checkpoint plus
+Every field of `TrainConfig` and of its `ModelShape` is a command-line flag (`--max-tokens 2e7`;
+the old `--max_tokens` spelling is still accepted). The shape applies to a model trained from
+scratch only: a run from a checkpoint keeps that model's shape, which its `config.json` records,
+so the run settings saved beside a checkpoint (`meta.json`) hold no shape to contradict it.
+A run directory holds `config.json` (the run settings, the model's config and the git commit),
+`metrics.jsonl`, `last/` (checkpoint plus
 `train_state.pt` for exact resume) and `best/` (lowest validation loss). Running the same command
 again resumes from `last/`. Batches are drawn by a generator seeded with (seed, step, rank, micro
 step), so a resumed run sees exactly the rows the uninterrupted run would have.
@@ -18,8 +22,9 @@ import json
 import math
 import os
 import subprocess
+import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -32,16 +37,25 @@ from memgpt.training.grow import grow, grown_blocks
 
 
 @dataclass
-class TrainConfig:
-    data: str = "runs/data"          # shards from memgpt.training.data (holds tokenizer/)
-    out: str = "runs/default"
-    init_from: str = "scratch"       # scratch | <checkpoint dir> | gpt2
-    # model (ignored when initialising from a checkpoint)
+class ModelShape:
+    """The shape of a model trained from scratch. A checkpoint (or GPT-2) brings its own shape:
+    its config.json is the one record of it."""
+
     n_layer: int = 4
     n_head: int = 4
     n_embd: int = 256
-    block_size: int = 256
     dropout: float = 0.0
+
+
+@dataclass
+class TrainConfig:
+    """The run settings, and the shape of a model trained from scratch (`shape`)."""
+
+    data: str = "runs/data"          # shards from memgpt.training.data (holds tokenizer/)
+    out: str = "runs/default"
+    init_from: str = "scratch"       # scratch | <checkpoint dir> | gpt2
+    shape: ModelShape = field(default_factory=ModelShape)  # init_from scratch only
+    block_size: int = 256            # tokens per training row (a scratch model's block; at most a checkpoint's)
     # optimisation
     batch_size: int = 16             # rows per micro step per process
     grad_accum: int = 1
@@ -76,16 +90,47 @@ class TrainConfig:
     shard_wait: float = 600.0        # seconds to wait for one shard before giving up
 
 
+def _flag_fields() -> list[dataclasses.Field]:
+    """The fields that are flags: the shape's, then the run settings'."""
+    return dataclasses.fields(ModelShape) + tuple(f for f in dataclasses.fields(TrainConfig) if f.name != "shape")
+
+
+def _boolean(s: str) -> bool:
+    return s.lower() in ("1", "true", "yes", "on")
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """`memgpt train`: a --kebab-case flag per field (the --snake_case spelling is a hidden alias)."""
+    ap.description = "Train a memgpt note-taker."
+    for f in _flag_fields():
+        typ = _boolean if f.type in ("bool", bool) else {"int": int, "float": float}.get(str(f.type), str)
+        flag = "--" + f.name.replace("_", "-")
+        what = " (a model trained from scratch)" if f.name in {g.name for g in dataclasses.fields(ModelShape)} else ""
+        ap.add_argument(flag, dest=f.name, type=typ, default=f.default, metavar="BOOL" if typ is _boolean else None,
+                        help=f"default: %(default)s{what}")
+        if "_" in f.name:
+            ap.add_argument(f"--{f.name}", dest=f.name, type=typ, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    shape = {f.name for f in dataclasses.fields(ModelShape)}
+    values = vars(args)
+    return TrainConfig(shape=ModelShape(**{k: values[k] for k in shape}),
+                       **{f.name: values[f.name] for f in _flag_fields() if f.name not in shape})
+
+
 def parse_config(argv: list[str] | None = None) -> TrainConfig:
-    ap = argparse.ArgumentParser(description="Train a memgpt note-taker.", prog="memgpt train")
-    for f in dataclasses.fields(TrainConfig):
-        if f.type in ("bool", bool):
-            ap.add_argument(f"--{f.name}", type=lambda s: s.lower() in ("1", "true", "yes", "on"), default=f.default,
-                            metavar="BOOL")
-        else:
-            typ = {"int": int, "float": float, "str": str}.get(f.type if isinstance(f.type, str) else f.type.__name__, str)
-            ap.add_argument(f"--{f.name}", type=typ, default=f.default)
-    return TrainConfig(**vars(ap.parse_args(argv)))
+    ap = argparse.ArgumentParser(prog="memgpt train")
+    add_arguments(ap)
+    return config_from_args(ap.parse_args(argv))
+
+
+def run_settings(cfg: TrainConfig) -> dict:
+    """The config without the shape: what a checkpoint's meta.json records (its config.json holds
+    the model's real shape)."""
+    d = dataclasses.asdict(cfg)
+    d.pop("shape")
+    return d
 
 
 def git_commit() -> str:
@@ -171,9 +216,12 @@ def pick_device(name: str) -> torch.device:
 def build_model(cfg: TrainConfig, tok: Tokenizer, device: torch.device) -> tuple[GPT, dict]:
     """A fresh model, or weights from a checkpoint / GPT-2 (returns the checkpoint's meta)."""
     if cfg.init_from == "scratch":
-        mc = GPTConfig(block_size=cfg.block_size, vocab_size=-(-tok.n_vocab // 64) * 64, n_layer=cfg.n_layer,
-                       n_head=cfg.n_head, n_embd=cfg.n_embd, dropout=cfg.dropout)
+        mc = GPTConfig(block_size=cfg.block_size, vocab_size=-(-tok.n_vocab // 64) * 64, n_layer=cfg.shape.n_layer,
+                       n_head=cfg.shape.n_head, n_embd=cfg.shape.n_embd, dropout=cfg.shape.dropout)
         return GPT(mc).to(device), {}
+    if cfg.shape != ModelShape():
+        raise ValueError(f"--n-layer, --n-head, --n-embd and --dropout shape a model trained from scratch; "
+                         f"--init-from {cfg.init_from} keeps its own shape")
     if cfg.init_from == "gpt2":
         from memgpt.training.gpt2 import from_hf_gpt2
 
@@ -242,12 +290,12 @@ def train(cfg: TrainConfig) -> dict:
     last_dir, best_dir = os.path.join(cfg.out, "last"), os.path.join(cfg.out, "best")
     state_path = os.path.join(last_dir, "train_state.pt")
     resume = os.path.exists(state_path)
-    if resume:  # the run's own last checkpoint wins over --init_from
+    if resume:  # the run's own last checkpoint wins over --init-from
         model, _, meta = load_checkpoint(last_dir, device)
         model.train()
     else:
         if cfg.grow_layers and cfg.init_from == "scratch":
-            raise ValueError("--grow_layers grows a trained model: give --init_from a checkpoint (or gpt2)")
+            raise ValueError("--grow-layers grows a trained model: give --init-from a checkpoint (or gpt2)")
         model, meta = build_model(cfg, tok, device)
         if cfg.grow_layers:
             model = grow(model, cfg.grow_layers)
@@ -274,7 +322,7 @@ def train(cfg: TrainConfig) -> dict:
 
     if master:
         os.makedirs(cfg.out, exist_ok=True)
-        run_info = {"config": dataclasses.asdict(cfg), "git_commit": git_commit(), "world_size": world,
+        run_info = {"config": run_settings(cfg), "git_commit": git_commit(), "world_size": world,
                     "model": raw.config.to_dict(), "params": raw.num_params(), "resumed_at_step": step}
         with open(os.path.join(cfg.out, "config.json" if not resume else f"config.resume{step}.json"), "w") as f:
             json.dump(run_info, f, indent=1)
@@ -286,7 +334,7 @@ def train(cfg: TrainConfig) -> dict:
         bar = tqdm(total=total_steps, initial=step, desc="train", unit="step", dynamic_ncols=True)
 
     def save(directory: str, extra: dict) -> None:
-        m = {"step": step, "tokens": tokens, "config": dataclasses.asdict(cfg), "git_commit": git_commit(),
+        m = {"step": step, "tokens": tokens, "config": run_settings(cfg), "git_commit": git_commit(),
              "params": raw.num_params(), **extra}
         save_checkpoint(directory, raw, tok, m)
 

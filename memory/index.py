@@ -210,38 +210,56 @@ def file_sha256(f: BinaryIO, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def write_index_temp(index: FlatIndex | HNSWIndex, path: str, mode: int = 0o600) -> tuple[str, str]:
+    """Write the index to a new temp file beside `path`, flushed to disk.
+
+    Returns (temp path, SHA-256 hex of its bytes); the caller renames it into place or removes
+    it. The name is `<path>.tmp.<pid>.<random>`: the pid tells other processes whose it is.
+    The file is created with permission bits `mode` (less the umask).
+    """
+    tmp = f"{path}.tmp.{os.getpid()}.{secrets.token_hex(4)}"
+    h = hashlib.sha256()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as f:
+
+            def put(data: bytes) -> None:
+                h.update(data)
+                f.write(data)
+
+            writer = faiss.PyCallbackIOWriter(put)
+            faiss.write_index(index.index, writer)
+            del writer
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        _unlink_quiet(tmp)
+        raise
+    return tmp, h.hexdigest()
+
+
 def write_index(index: FlatIndex | HNSWIndex, path: str, mode: int = 0o600) -> str:
     """Write atomically: a reader sees the old file or the new one, never half of one.
 
-    The file is created with permission bits `mode` (less the umask). Returns the SHA-256 (hex)
-    of the bytes written, so a reader can tell the file is exactly what was written.
-    The temp file is `<path>.tmp.<pid>.<random>`; if it vanishes before the rename (a process
-    that clears stale temp files without the store's write lock), it is written again.
+    Returns the SHA-256 (hex) of the bytes written, so a reader can tell the file is exactly
+    what was written. If the temp file vanishes before the rename (another process cleared it),
+    it is written again.
     """
     for attempt in range(3):
-        tmp = f"{path}.tmp.{os.getpid()}.{secrets.token_hex(4)}"
-        h = hashlib.sha256()
+        tmp, digest = write_index_temp(index, path, mode)
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-            with os.fdopen(fd, "wb") as f:
-
-                def put(data: bytes) -> None:
-                    h.update(data)
-                    f.write(data)
-
-                writer = faiss.PyCallbackIOWriter(put)
-                faiss.write_index(index.index, writer)
-                del writer
-                f.flush()
-                os.fsync(f.fileno())
             os.replace(tmp, path)
-            return h.hexdigest()
+            return digest
         except FileNotFoundError:
-            if attempt == 2 or not os.path.isdir(os.path.dirname(path) or "."):
+            if attempt == 2:
                 raise
         finally:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
+            _unlink_quiet(tmp)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _unlink_quiet(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

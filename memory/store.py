@@ -16,16 +16,21 @@ never written back.
 Sharing: several NoteStores, in one process or several, may open the same directory (the demo
 and a script, say). Each remembers the generation its in-memory index reflects; a search or a
 flush that finds another store's commits since then first rebuilds that index from the sqlite
-embeddings. The index file is written under sqlite's write lock, so it and
-`meta.index_generation` always describe the same notes. Its temp file
-(`index.faiss.tmp.<pid>.<random>`) exists only while its writer holds that lock, so an open
-clears leftover temp files (of a killed writer) only while holding the lock itself. Waits for
-the lock last up to `BUSY_TIMEOUT_S`: a busy writer elsewhere delays an open or an add, it does
-not fail it.
+embeddings. The index file is installed (renamed into place, its generation and checksum
+recorded) under sqlite's write lock, and only if no commit landed since it was built, so it and
+`meta` always describe the same notes. It is written to its temp file before that lock is
+taken: a long write does not hold up the other connections. A temp file is named
+`index.faiss.tmp.<pid>.<random>`; an open removes those whose process is gone (killed
+mid-write) or that are over `TEMP_MAX_AGE_S` old, never a live writer's (WAL mode already
+requires every connection to be on one host, so the pid is meaningful). Waits for the write
+lock last up to `BUSY_TIMEOUT_S`: a busy writer elsewhere delays an open or an add, it does not
+fail it.
 
 When the index file is written: on `flush()`, on `close()` (and at interpreter exit), and after
 `flush_every` unflushed changes. A delete or update unlinks the file at once, so a removed
-note's vector never lingers on disk; the next flush writes a fresh one. A crash in between only
+note's vector does not linger on disk (a temp file another store was writing at that moment may
+hold it until that store sees the commit and discards the file); the next flush writes a fresh
+one. A crash in between only
 costs a rebuild on the next open: the notes themselves are durable as soon as `add` returns, and
 an `add` that committed returns even if writing the index file then fails (a warning is logged;
 the write is retried later).
@@ -64,7 +69,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from .embed import Embedder, embedder_name, get_embedder
-from .index import FlatIndex, HNSWIndex, file_sha256, make_index, read_index, write_index
+from .index import FlatIndex, HNSWIndex, file_sha256, make_index, read_index, write_index_temp
 from .note import SOURCES, Note
 
 log = logging.getLogger("memgpt.memory")
@@ -75,6 +80,8 @@ _META_KEYS = ("source", "position", "session", "created_at")
 BUSY_TIMEOUT_S = 60.0
 """Seconds an operation waits for another connection's write lock before it fails."""
 SCRUB_TIMEOUT_S = 2.0
+TEMP_MAX_AGE_S = 3600.0
+"""An index temp file this old is removed on open even if a process with its pid is running."""
 """Default seconds a delete waits for other connections' reads to end (see `NoteStore.scrub`)."""
 _COLS = "id, text, created_at, source, position, session"
 
@@ -162,6 +169,31 @@ def _named_errors(fn):
             raise err from e
 
     return wrapper
+
+
+def _temp_is_orphan(path: str) -> bool:
+    """Whether an index temp file (`index.faiss.tmp.<pid>[.<random>]`) lost its writer."""
+    try:
+        age = time.time() - os.stat(path).st_mtime
+    except FileNotFoundError:
+        return False
+    if age > TEMP_MAX_AGE_S:
+        return True
+    try:
+        pid = int(os.path.basename(path)[len(INDEX_NAME) + len(".tmp."):].split(".")[0])
+    except ValueError:
+        return True  # not a name any writer uses
+    if pid == os.getpid():
+        return False  # another store of this process may be writing it now
+    if os.name != "posix":
+        return False  # no safe liveness probe (os.kill would end the process): age decides
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, another user's
+    return False
 
 
 def _index_vectors(path: str) -> int:
@@ -378,12 +410,12 @@ class NoteStore:
                     reasons.append(f"embedder changed from {old[0]} to {name}")
                 self._set_meta("embedder", name)
                 self._set_meta("dim", self.dim)
-            if self.path:
-                self._remove_orphan_temp_files()
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
+        if self.path:
+            self._remove_orphan_temp_files()
         n_fixed = self._embed_missing()
         if n_fixed and not reasons:
             reasons.append(f"{n_fixed} notes had no embedding")
@@ -402,17 +434,14 @@ class NoteStore:
             self._auto_flush()
 
     def _remove_orphan_temp_files(self) -> None:
-        """Remove temp files of index writes that never finished (sqlite write lock held).
-
-        A writer keeps its temp file only while it holds sqlite's write lock, so with the lock
-        held here every temp file belongs to a writer that was killed: it may hold vectors of
-        notes deleted since, so it goes.
-        """
+        """Remove temp files of index writes whose writer is gone: they may hold vectors of
+        notes deleted since. A live writer's temp file is left alone."""
         assert self.path
         for entry in os.listdir(self.path):
-            if entry.startswith(INDEX_NAME + ".tmp."):
+            p = os.path.join(self.path, entry)
+            if entry.startswith(INDEX_NAME + ".tmp.") and _temp_is_orphan(p):
                 try:
-                    os.unlink(os.path.join(self.path, entry))
+                    os.unlink(p)
                 except FileNotFoundError:
                     pass
 
@@ -494,22 +523,33 @@ class NoteStore:
         if not self._index_path:
             self._pending = 0
             return
-        for _ in range(3):  # another store may commit between our sync and the write lock
+        for _ in range(3):  # another store may commit while we write: then build and write anew
             self._sync()
-            # Under sqlite's write lock no commit lands between the file and its generation.
-            self._db.execute("BEGIN IMMEDIATE")
+            gen = self._gen
+            # Written before sqlite's write lock is taken, so a long write keeps nobody waiting.
+            tmp, digest = write_index_temp(self._index, self._index_path, mode=self._file_mode())
             try:
-                if self._generation() != self._gen:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    if self._generation() != gen:
+                        self._db.execute("ROLLBACK")
+                        continue  # the file misses a commit made meanwhile: discard it
+                    os.replace(tmp, self._index_path)
+                    # Only after the file is in place: a crash before this means "rebuild on open".
+                    self._set_meta("index_generation", gen)
+                    self._set_meta("index_sha256", digest)
+                    self._db.execute("COMMIT")
+                except FileNotFoundError:  # our temp file was removed (an older version's open)
                     self._db.execute("ROLLBACK")
                     continue
-                digest = write_index(self._index, self._index_path, mode=self._file_mode())
-                # Only after the file is in place: a crash before this means "rebuild on open".
-                self._set_meta("index_generation", self._gen)
-                self._set_meta("index_sha256", digest)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+            finally:
+                try:
+                    os.unlink(tmp)
+                except FileNotFoundError:
+                    pass
             self._pending = 0
             self._flush_at = self.flush_every
             return

@@ -6,6 +6,7 @@ import logging
 import os
 import sqlite3
 import stat
+import subprocess
 import threading
 import time
 import uuid
@@ -45,42 +46,59 @@ def _all_bytes(d):
 # ---------------------------------------------------------------- 1. temp files, busy writers
 
 
-def test_open_leaves_a_writers_temp_file_alone_and_clears_orphans(tmp_path):
-    # A writer mid-flush holds sqlite's write lock while its temp file exists. An open beside
-    # it must not delete that file (the writer's rename would fail after its note committed).
+def _reaped_pid():
+    p = subprocess.Popen(["true"])  # started and reaped: its pid belongs to nobody now
+    p.wait()
+    return p.pid
+
+
+def test_open_removes_only_orphaned_temp_files(tmp_path):
+    # Two processes on one directory: an open deleted the other's temp file mid-write, and
+    # that writer's committed add then raised FileNotFoundError. A temp file whose process is
+    # alive stays; one whose process is gone, or over an hour old, is removed.
     d = str(tmp_path / "s")
     _populate(d)
-    tmp = os.path.join(d, f"{INDEX}.tmp.{os.getpid()}.inflight")
-    writer = sqlite3.connect(os.path.join(d, DB), isolation_level=None)
-    writer.execute("BEGIN IMMEDIATE")
-    with open(os.path.join(d, INDEX), "rb") as f, open(tmp, "wb") as g:
-        g.write(f.read())
-    opened, errors = [], []
-
-    def open_store():
-        try:
-            opened.append(NoteStore(d))
-        except Exception as e:  # pragma: no cover - reported below
-            errors.append(e)
-
-    th = threading.Thread(target=open_store)
-    th.start()
-    time.sleep(0.3)  # the open is now waiting for the write lock
-    assert os.path.exists(tmp), "the open deleted a live writer's temp file"
-    os.replace(tmp, os.path.join(d, INDEX))  # the writer finishes its flush...
-    writer.execute("ROLLBACK")  # ...and releases the lock
-    th.join(30)
-    writer.close()
-    assert errors == [] and len(opened) == 1
-    with opened[0] as s:
+    live = os.path.join(d, f"{INDEX}.tmp.{os.getpid()}.inflight")
+    dead = os.path.join(d, f"{INDEX}.tmp.{_reaped_pid()}.killed")
+    stale = os.path.join(d, f"{INDEX}.tmp.{os.getpid()}.stale")
+    for p in (live, dead, stale):
+        open(p, "wb").write(b"part of an index")
+    os.utime(stale, (time.time() - 2 * 3600,) * 2)
+    with NoteStore(d) as s:
         assert len(s) == 60
+    left = sorted(f for f in os.listdir(d) if ".tmp." in f)
+    assert left == [os.path.basename(live)]
 
-    # With nobody writing, a temp file is an orphan of a killed writer: the open removes it.
-    orphan = os.path.join(d, f"{INDEX}.tmp.12345")
-    open(orphan, "wb").write(b"half an index")
-    with NoteStore(d):
-        pass
-    assert not [f for f in os.listdir(d) if ".tmp." in f]
+
+def test_index_is_written_without_holding_the_write_lock(tmp_path, monkeypatch):
+    # A long index write must not keep other connections from committing; a commit that lands
+    # during the write makes the store discard that file and write one that includes it.
+    d = str(tmp_path / "s")
+    _populate(d)
+    real, calls = store_mod.write_index_temp, []
+    other = sqlite3.connect(os.path.join(d, DB), isolation_level=None, timeout=0)
+
+    def write_while_another_commits(*a, **kw):
+        calls.append(1)
+        if len(calls) == 1:
+            other.execute("BEGIN IMMEDIATE")  # raises "database is locked" if the lock is held
+            other.execute("INSERT INTO notes(text, created_at, source) VALUES (?, 5, 'user')",
+                          (b"Mary is in the garden",))
+            other.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+            other.execute("COMMIT")
+        return real(*a, **kw)
+
+    with NoteStore(d, flush_every=10_000) as s:
+        s.add("pass key: 48213")
+        monkeypatch.setattr(store_mod, "write_index_temp", write_while_another_commits)
+        s.flush()
+        assert len(calls) == 2  # the first file missed the other commit: written again
+        monkeypatch.undo()
+    other.close()
+    with NoteStore(d) as s:
+        assert sorted(s._index.labels()) == sorted(r[0] for r in sqlite3.connect(os.path.join(d, DB)).execute(
+            "SELECT id FROM notes"))
+        assert s.search("Where is Mary?", k=1)[0][0].text == "Mary is in the garden"
 
 
 def test_write_index_survives_its_temp_file_vanishing(tmp_path, monkeypatch):
@@ -115,7 +133,7 @@ def test_a_committed_add_never_raises_when_the_index_write_fails(tmp_path, monke
         raise FileNotFoundError("index.faiss.tmp.1 -> index.faiss")
 
     with NoteStore(d, flush_every=1) as s:
-        monkeypatch.setattr(store_mod, "write_index", fail)
+        monkeypatch.setattr(store_mod, "write_index_temp", fail)
         with caplog.at_level(logging.WARNING, logger=LOGGER):
             n = s.add("pass key: 48213")  # committed: must return, not raise
         assert s.get(n.id).text == "pass key: 48213"

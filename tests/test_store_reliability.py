@@ -1,5 +1,7 @@
-"""Slow reliability checks: kill -9 mid-write, concurrent sessions, mass delete."""
+"""Slow reliability checks: kill -9 mid-write, concurrent sessions, mass delete, two processes
+reopening one store."""
 
+import json
 import os
 import random
 import signal
@@ -116,3 +118,71 @@ def test_delete_all_10k(tmp_path):
         assert len(s) == 0 and s.search("magic number", k=5) == []
     with NoteStore(d) as s:
         assert len(s) == 0 and s.search("magic number", k=5) == []
+
+
+RACE_CHILD = r"""
+import json, random, sys, time
+from memgpt.memory import NoteStore
+path, seconds, seed, role = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+rng = random.Random(seed)
+deadline = time.monotonic() + seconds
+opens, returned, failures, i = 0, [], [], 0
+while time.monotonic() < deadline:
+    try:
+        # "writer": one long-lived store flushing after every add (holds the write lock often);
+        # "reopen": opens, adds a few notes, closes, again and again.
+        s = NoteStore(path, flush_every=1 if role == "writer" else rng.choice([1, 3, 50]))
+        opens += 1
+    except Exception as e:
+        failures.append(f"open: {type(e).__name__}: {e}")
+        continue
+    try:
+        for _ in range(10**9 if role == "writer" else rng.randint(1, 20)):
+            if time.monotonic() >= deadline:
+                break
+            try:
+                n = s.add(f"worker{seed} note{i}: value {i}", source="ingest")
+                returned.append(n.id)
+                if rng.random() < 0.2:
+                    s.search(f"worker{seed} note{i}", k=3)
+            except Exception as e:
+                failures.append(f"add: {type(e).__name__}: {e}")
+            i += 1
+    finally:
+        try:
+            s.close()
+        except Exception as e:
+            failures.append(f"close: {type(e).__name__}: {e}")
+print(json.dumps({"role": role, "opens": opens, "returned": returned, "failures": failures}))
+"""
+
+
+@pytest.mark.parametrize("roles", [("reopen", "reopen"), ("writer", "reopen")])
+def test_two_processes_reopening_one_store(tmp_path, roles):
+    # Issue 27: an open deleted the other process's index temp file mid-flush (its committed
+    # add then raised FileNotFoundError), and opens beside a busy writer failed with "database
+    # is locked". MEMGPT_RACE_SECONDS lengthens the run (the issue's probe: 40).
+    seconds = float(os.environ.get("MEMGPT_RACE_SECONDS", "10"))
+    d = str(tmp_path / "store")
+    with NoteStore(d) as s:  # a few MB of index, so each index write takes a while
+        s.add_many([f"prefill note {i}: value {i}" for i in range(3000)])
+    script = tmp_path / "race_child.py"
+    script.write_text(RACE_CHILD)
+    procs = [subprocess.Popen([sys.executable, str(script), d, str(seconds), str(k), role],
+                              stdout=subprocess.PIPE, text=True) for k, role in enumerate(roles)]
+    results = [json.loads(p.communicate(timeout=seconds + 300)[0]) for p in procs]
+    print(json.dumps([{k: (len(v) if k == "returned" else v) for k, v in r.items()} for r in results]))
+    for r in results:
+        assert r["failures"] == [], r["failures"][:5]
+        assert r["returned"], f"{r['role']} added nothing"
+    if roles == ("reopen", "reopen"):
+        assert min(r["opens"] for r in results) >= 2  # the opens really did overlap the writes
+    ids = set(_sql_ids(d))
+    for r in results:
+        assert set(r["returned"]) <= ids
+    with NoteStore(d) as s:
+        assert sorted(s._index.labels()) == sorted(ids)
+        for k in range(len(roles)):
+            last = max(results[k]["returned"])
+            assert s.search(s.get(last).text, k=1)[0][0].id == last
+    assert not [f for f in os.listdir(d) if ".tmp." in f]

@@ -1,6 +1,6 @@
 """`python -m memgpt.demos [--host ...]`: the Gradio demo (same as `memgpt demo`)."""
 import sys
 
-from memgpt.demos.app import main
+from memgpt.cli import run_command
 
-sys.exit(main())
+sys.exit(run_command("demo"))

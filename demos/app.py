@@ -30,7 +30,7 @@ Text safety: every note, message and reply is shown as text. The chat is rendere
 markdown off and HTML-escaped content (gr.Chatbot would otherwise render markdown and HTML), and
 the notes panel, memory box and gauge are HTML built here with every piece of text escaped.
 
-This module imports gradio and torch lazily, so `add_demo_parser` is cheap to call.
+This module imports gradio and torch lazily, so `add_arguments` is cheap to call.
 """
 # No `from __future__ import annotations`: gr.api reads the API functions' type hints, which
 # must be real objects (gradio is imported inside build_app).
@@ -676,6 +676,8 @@ def launch(demo, host: str = "127.0.0.1", port: int | None = 7860, share: bool =
 
 # ---- command line ------------------------------------------------------------------------------
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """`memgpt demo`'s arguments (the subcommand is wired in memgpt.cli)."""
+    p.description = __doc__.splitlines()[0]
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default: %(default)s; a non-loopback host implies --multi-user)")
     p.add_argument("--port", type=int, default=7860, help="port (default: %(default)s; 0 = any free port)")
@@ -685,15 +687,6 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--multi-user", action="store_true", help="a separate notebook for each browser")
     p.add_argument("--checkpoint", metavar="DIR", default=None, help="checkpoint directory (default: the bundled model)")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available, else cpu)")
-    return p
-
-
-def add_demo_parser(subparsers) -> argparse.ArgumentParser:
-    """Register `demo` on an argparse subparsers object (its handler is `run_demo`)."""
-    p = subparsers.add_parser("demo", help="chat in the browser beside the model's notebook (Gradio)",
-                              description=__doc__.splitlines()[0])
-    add_arguments(p)
-    p.set_defaults(run=run_demo)
     return p
 
 
@@ -729,8 +722,8 @@ def serve(args: argparse.Namespace):
     return demo, backend, local_url
 
 
-def run_demo(args: argparse.Namespace) -> int:
-    """Serve until Ctrl-C (the handler of `memgpt demo`)."""
+def command(args: argparse.Namespace) -> int:
+    """Serve until Ctrl-C or SIGTERM (`memgpt demo`)."""
     demo, backend, _ = serve(args)
     try:
         if threading.current_thread() is threading.main_thread():
@@ -759,27 +752,7 @@ def _free_port(host: str) -> int:
         return s.getsockname()[1]
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`memgpt demo ...` / `python -m memgpt.demos ...`. A user error (bad checkpoint, port in use,
-    unwritable data dir) prints one line and exits with status 2 (SystemExit, so callers that
-    ignore the return value still get the status)."""
-    p = add_arguments(argparse.ArgumentParser(prog="memgpt demo", description=__doc__.splitlines()[0]))
-    args = p.parse_args(argv)
-    try:
-        return run_demo(args)
-    except Exception as e:
-        if not _is_user_error(e):
-            raise
-        print(f"memgpt demo: error: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
-
-
-def _is_user_error(e: BaseException) -> bool:
-    checkpoint = sys.modules.get("memgpt.checkpoint")
-    if checkpoint is not None and isinstance(e, checkpoint.CheckpointError):
-        return True
-    return isinstance(e, OSError)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    from memgpt.cli import run_command
+
+    sys.exit(run_command("demo"))

@@ -6,14 +6,18 @@
     memgpt generate PROMPT           continue a prompt, streaming to stdout
     memgpt notes list|search|delete|delete-all|export|import
     memgpt export-checkpoint SRC DST  copy a checkpoint with float16 weights (half the bytes)
-    memgpt train|bpe|data|eval|bench|demo ...        training tools (every argument goes to them)
+    memgpt train|bpe|data|eval|bench|demo ...        training, evaluation, benchmarks, the web demo
 
-Adding a subcommand is one function decorated with `@command(name, help, *arguments)` that
-takes the parsed arguments and returns an exit code. Model and training code are imported only
-inside the commands that need them, so `memgpt notes ...` starts without torch.
+Every subcommand is registered in `COMMANDS`, one wiring for all of them: here with
+`@command(name, help, *arguments)` on a function that takes the parsed arguments and returns an
+exit code, or with `elsewhere(name, module, help)` for one that lives in `module` as
+`add_arguments(parser)` and `command(args) -> int`. A module is imported only when its
+subcommand runs (or shows its help), so `memgpt notes ...` starts without torch; `python -m`
+on such a module runs `run_command`, the same wiring. Flags are --kebab-case.
 
-Errors a user can fix (missing file, bad checkpoint, bad note id) print one line to stderr and
-exit with status 2.
+Errors a user can fix (missing file, bad checkpoint, bad note id, bad argument value) print one
+line to stderr and exit with status 2, for every subcommand alike (`is_user_error`); Ctrl-C
+exits with 130.
 """
 from __future__ import annotations
 
@@ -37,20 +41,12 @@ def default_memory_dir() -> str:
 class Command:
     name: str
     help: str
-    arguments: list[tuple[tuple, dict]]
+    add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int | None]
+    interrupted: str = ""  # told a user who pressed Ctrl-C
 
 
 COMMANDS: dict[str, Command] = {}
-# Subcommands whose whole argument list goes to another module's `main(argv)`.
-DELEGATES: dict[str, tuple[str, str]] = {
-    "train": ("memgpt.training.train", "train a model (arguments go to memgpt.training.train)"),
-    "bpe": ("memgpt.training.bpe", "train the BPE tokenizer (arguments go to memgpt.training.bpe)"),
-    "data": ("memgpt.training.data", "build training shards (arguments go to memgpt.training.data)"),
-    "bench": ("memgpt.bench.runner", "long-context benchmarks: tasks x lengths x methods (arguments go to memgpt.bench.runner)"),
-    "demo": ("memgpt.demos.app", "chat in the browser beside the model's notebook (Gradio)"),
-    "eval": ("memgpt.training.evaluate", "evaluate a note-taker on test pools (arguments go to memgpt.training.evaluate)"),
-}
 
 
 def arg(*flags: str, **kwargs: Any) -> tuple[tuple, dict]:
@@ -77,10 +73,21 @@ SAMPLING_ARGS = [
 
 def command(name: str, help: str, *arguments: tuple[tuple, dict]):
     """Register the decorated `fn(args) -> exit code` as subcommand `name`."""
+    def add(p: argparse.ArgumentParser) -> None:
+        for flags, kwargs in arguments:
+            p.add_argument(*flags, **kwargs)
+
     def register(fn: Callable[[argparse.Namespace], int | None]):
-        COMMANDS[name] = Command(name, help, list(arguments), fn)
+        COMMANDS[name] = Command(name, help, add, fn)
         return fn
     return register
+
+
+def elsewhere(name: str, module: str, help: str, interrupted: str = "") -> None:
+    """Register subcommand `name`, implemented in `module` by `add_arguments(parser)` and
+    `command(args) -> exit code`; the module is imported when the subcommand is parsed."""
+    COMMANDS[name] = Command(name, help, lambda p: importlib.import_module(module).add_arguments(p),
+                             lambda args: importlib.import_module(module).command(args), interrupted)
 
 
 # ---- helpers ------------------------------------------------------------------------------
@@ -236,8 +243,20 @@ def run_export_checkpoint(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- commands that live in their own modules ----------------------------------------------
+elsewhere("train", "memgpt.training.train", "train a model on the scratchpad corpus (CPU or CUDA, DDP under torchrun)")
+elsewhere("bpe", "memgpt.training.bpe", "train the byte-level BPE tokenizer on the corpus's text")
+elsewhere("data", "memgpt.training.data", "build token shards of the scratchpad corpus")
+elsewhere("eval", "memgpt.training.evaluate", "evaluate a note-taker on test pools and held-out filler")
+elsewhere("bench", "memgpt.bench.runner", "long-context benchmarks: tasks x lengths x methods, resumable",
+          interrupted="interrupted; rerun the same command to resume")
+elsewhere("demo", "memgpt.demos.app", "chat in the browser beside the model's notebook (Gradio)")
+
+
 # ---- entry point --------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(name: str | None = None) -> argparse.ArgumentParser:
+    """The `memgpt` parser, every subcommand listed; only subcommand `name` gets its arguments
+    (so parsing imports no module but that subcommand's)."""
     parser = argparse.ArgumentParser(
         prog="memgpt", description="A small GPT that keeps its own notes.",
         epilog=f"Notes persist in --memory (default: ${MEMORY_ENV} or ~/.memgpt/notes). "
@@ -246,11 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for c in COMMANDS.values():
         p = sub.add_parser(c.name, help=c.help, description=c.help)
-        for flags, kwargs in c.arguments:
-            p.add_argument(*flags, **kwargs)
-        p.set_defaults(run=c.run)
-    for name, (_, help) in DELEGATES.items():
-        sub.add_parser(name, help=help, add_help=False)  # listed in --help; dispatched before parsing
+        if c.name == name:
+            c.add_arguments(p)
     return parser
 
 
@@ -259,8 +275,9 @@ def _version() -> str:
     return __version__
 
 
-def _is_user_error(e: BaseException) -> bool:
-    """Errors that deserve one line, not a traceback: bad paths, bad input, broken checkpoints."""
+def is_user_error(e: BaseException) -> bool:
+    """Errors that deserve one line, not a traceback: bad paths, bad input, broken checkpoints
+    (a port in use and an unwritable directory are OSErrors)."""
     checkpoint = sys.modules.get("memgpt.checkpoint")  # imported only if a model was loaded
     if checkpoint is not None and isinstance(e, checkpoint.CheckpointError):
         return True
@@ -268,23 +285,29 @@ def _is_user_error(e: BaseException) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 2 usage or user error)."""
+    """Run the command line; returns the exit status (0 ok, 2 usage or user error, 130 Ctrl-C)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in DELEGATES:
-        importlib.import_module(DELEGATES[argv[0]][0]).main(argv[1:])
-        return 0
-    args = build_parser().parse_args(argv)
     try:
-        return args.run(args) or 0
+        args = build_parser(argv[0] if argv and argv[0] in COMMANDS else None).parse_args(argv)
+    except SystemExit as e:  # --help, --version or a usage error: argparse has said it
+        return e.code if isinstance(e.code, int) else 0 if e.code is None else 2
+    c = COMMANDS[args.command]
+    try:
+        return c.run(args) or 0
     except KeyboardInterrupt:
-        print(file=sys.stderr)
+        print(f"\nmemgpt {c.name}: {c.interrupted}" if c.interrupted else "", file=sys.stderr)
         return 130
     except Exception as e:
-        if not _is_user_error(e):
+        if not is_user_error(e):
             raise
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"memgpt {args.command}: error: {msg}", file=sys.stderr)
+        print(f"memgpt {c.name}: error: {msg}", file=sys.stderr)
         return 2
+
+
+def run_command(name: str, argv: list[str] | None = None) -> int:
+    """`memgpt NAME ...argv` (argv: sys.argv[1:] when None): how `python -m` runs a subcommand's module."""
+    return main([name, *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

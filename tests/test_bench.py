@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from memgpt.bench import methods as bench_methods
+from memgpt import cli
 from memgpt.bench import runner, tasks
 from memgpt.bench.methods import Setup, chunk_text, needles_hit, tail_text
 from memgpt.bench.score import score
@@ -414,20 +415,15 @@ def test_resume_skips_finished_work(bench_run, ckpt, tmp_path, monkeypatch):
 
 def test_quick_defaults_and_cli(ckpt, tmp_path, capsys):
     out = str(tmp_path / "cli")
-    code = runner.main(["--tasks", "niah_single", "--lengths", "300", "--methods", "window,notes", "--samples", "1",
-                        "--out", out, "--checkpoint", ckpt, "--device", "cpu", "--no-plots", "--no-progress",
-                        "--gemm-size", "64"])
+    code = cli.main(["bench", "--tasks", "niah_single", "--lengths", "300", "--methods", "window,notes", "--samples",
+                     "1", "--out", out, "--checkpoint", ckpt, "--device", "cpu", "--no-plots", "--no-progress",
+                     "--gemm-size", "64"])
     assert code == 0 and "| niah_single | 300 |" in capsys.readouterr().out
     with open(os.path.join(out, "results.json")) as f:
         assert [r["method"] for r in json.load(f)] == ["window", "notes"]
-    with pytest.raises(SystemExit) as e:
-        runner.main(["--tasks", "nope", "--out", out, "--checkpoint", ckpt])
-    assert e.value.code == 2
-    with pytest.raises(SystemExit) as e:
-        runner.main(["--lengths", "lots", "--out", out, "--checkpoint", ckpt])
-    assert e.value.code == 2
-    import argparse
-    sub = argparse.ArgumentParser().add_subparsers(dest="command")
-    runner.add_bench_parser(sub)
-    args = sub._name_parser_map["bench"].parse_args(["--quick", "--out", out])
-    assert args.quick and args.run is runner.handle
+    assert cli.main(["bench", "--tasks", "nope", "--out", out, "--checkpoint", ckpt]) == 2
+    assert "memgpt bench: error: unknown task nope" in capsys.readouterr().err
+    assert cli.main(["bench", "--lengths", "lots", "--out", out, "--checkpoint", ckpt]) == 2
+    assert "bad length 'lots'" in capsys.readouterr().err
+    args = cli.build_parser("bench").parse_args(["bench", "--quick", "--out", out])
+    assert args.quick and args.samples is None and args.command == "bench"

@@ -116,15 +116,49 @@ def test_errors_are_one_line_exit_2(tmp_path, capsys):
     assert cli.main(["ingest", str(tmp_path / "nofile.txt"), "--memory", str(tmp_path / "n")]) == 2
     err = capsys.readouterr().err
     assert "nofile.txt" in err and len(err.strip().splitlines()) == 1
-    with pytest.raises(SystemExit) as e:
-        cli.main(["notes", "frobnicate"])  # argparse usage error
-    assert e.value.code == 2
+    assert cli.main(["notes", "frobnicate"]) == 2  # argparse usage error: a status, no SystemExit
+    assert "invalid choice: 'frobnicate'" in capsys.readouterr().err
+    assert cli.main(["--help"]) == 0 and cli.main(["--version"]) == 0
 
 
-def test_delegates_pass_all_arguments(monkeypatch):
-    got = []
+def test_every_subcommand_goes_through_one_registry_and_one_error_handler(monkeypatch, capsys):
+    """A subcommand of another module is parsed with its own arguments and run by its
+    `command(args)`, with the same one-line errors and exit codes as the built-in ones."""
+    ran = []
     fake = types.ModuleType("memgpt.training.train")
-    fake.main = got.append
+    fake.add_arguments = lambda p: p.add_argument("--max-tokens", type=float, default=1.0)
+    fake.command = lambda args: ran.append(args.max_tokens) or 0
     monkeypatch.setitem(sys.modules, "memgpt.training.train", fake)
-    assert cli.main(["train", "--max_tokens", "1e6", "--help"]) == 0
-    assert got == [["--max_tokens", "1e6", "--help"]]
+    assert cli.main(["train", "--max-tokens", "1e6"]) == 0 and ran == [1e6]
+    assert cli.main(["train", "--help"]) == 0 and "--max-tokens" in capsys.readouterr().out
+
+    def fail(args):
+        raise ValueError("bad value")
+    fake.command = fail
+    assert cli.main(["train"]) == 2
+    assert capsys.readouterr().err == "memgpt train: error: bad value\n"
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+    fake.command = interrupted
+    assert cli.main(["train"]) == 130
+    assert set(cli.COMMANDS) >= {"chat", "ingest", "ask", "generate", "notes", "export-checkpoint", "train", "bpe",
+                                 "data", "eval", "bench", "demo"}
+
+
+def test_flags_are_kebab_case_everywhere():
+    """Every option of every subcommand is spelt --kebab-case in its help (train's old
+    --snake_case spellings are hidden aliases)."""
+    import re
+
+    for name in cli.COMMANDS:
+        sub = cli.build_parser(name)._subparsers._group_actions[0].choices[name]
+        flags = [o for a in sub._actions if a.help != "==SUPPRESS==" for o in a.option_strings]
+        assert flags and not [f for f in flags if "_" in f or not re.fullmatch(r"-[a-zA-Z]|--[a-z0-9][a-z0-9-]*|--M", f)], (name, flags)
+
+
+def test_train_takes_kebab_flags_and_the_old_spelling():
+    from memgpt.training.train import parse_config
+
+    assert parse_config(["--max-tokens", "1e6", "--n-layer", "2"]) == parse_config(["--max_tokens", "1e6", "--n_layer", "2"])
+    assert parse_config(["--max_tokens", "1e6"]).max_tokens == 1e6

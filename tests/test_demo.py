@@ -369,16 +369,18 @@ def test_default_data_dir_is_per_user(monkeypatch):
 
 
 def test_cli_bad_checkpoint_is_one_line_and_status_2(tmp_path, capsys):
-    with pytest.raises(SystemExit) as e:
-        demo_app.main(["--checkpoint", str(tmp_path / "missing"), "--data", str(tmp_path / "d")])
-    assert e.value.code == 2
+    from memgpt import cli
+
+    assert cli.main(["demo", "--checkpoint", str(tmp_path / "missing"), "--data", str(tmp_path / "d")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("memgpt demo: error:") and len(err.strip().splitlines()) == 1
 
 
-def test_add_demo_parser_registers_the_subcommand():
-    p = argparse.ArgumentParser()
-    sub = p.add_subparsers(dest="command")
-    demo_app.add_demo_parser(sub)
-    a = p.parse_args(["demo", "--port", "9000", "--multi-user"])
-    assert a.run is demo_app.run_demo and a.port == 9000 and a.multi_user
+def test_demo_is_a_subcommand_of_the_one_cli(monkeypatch):
+    """`memgpt demo` parses with the module's own arguments and runs its `command`."""
+    from memgpt import cli
+
+    seen = []
+    monkeypatch.setattr(demo_app, "command", lambda args: seen.append(args) or 0)
+    assert cli.main(["demo", "--port", "9000", "--multi-user"]) == 0
+    assert seen[0].port == 9000 and seen[0].multi_user and seen[0].command == "demo"

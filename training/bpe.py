@@ -91,21 +91,30 @@ def train_bpe(texts: Iterable[str], vocab_size: int, progress: bool = False) -> 
     return ranks
 
 
-def main(argv: list[str] | None = None) -> None:
-    from memgpt.tokenizer import Tokenizer
-    from memgpt.training.data import tokenizer_training_text
-
-    ap = argparse.ArgumentParser(description="Train the project's byte-level BPE on its own corpus.")
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """`memgpt bpe`'s arguments (the subcommand is wired in memgpt.cli)."""
+    ap.description = "Train the project's byte-level BPE on its own corpus."
     ap.add_argument("--vocab-size", type=int, default=4096)
     ap.add_argument("--chars", type=int, default=4_000_000, help="characters of corpus text to train on")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", required=True, help="directory to write tokenizer files into")
-    args = ap.parse_args(argv)
+
+
+def command(args: argparse.Namespace) -> int:
+    """`memgpt bpe`: train the ranks and write the tokenizer."""
+    from memgpt.tokenizer import Tokenizer
+    from memgpt.training.data import tokenizer_training_text
+
     ranks = train_bpe(tokenizer_training_text(args.chars, args.seed), args.vocab_size, progress=True)
     tok = Tokenizer.from_ranks(ranks, name=f"memgpt-bpe-{args.vocab_size}")
     tok.save(args.out)
     print(f"wrote {args.out}: {tok.n_vocab} tokens ({len(ranks)} ranks + {len(tok.specials)} specials)")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    from memgpt.cli import run_command
+
+    sys.exit(run_command("bpe"))

@@ -18,6 +18,7 @@ import math
 import os
 import random
 import re
+import sys
 from typing import Callable, Iterator
 
 import numpy as np
@@ -508,7 +509,7 @@ def build_shards(tok: Tokenizer, out_dir: str, n_tokens: int, length: int, seed:
                  rows_per_shard: int = 4096, workers: int = 1,
                  letter_share: float = LETTER_START_SHARE, mix: dict[str, float] = DEFAULT_MIX) -> list[str]:
     """Write enough shards for `n_tokens` training tokens (plus one validation shard, first).
-    `meta.json` is written before the shards, so a trainer can follow the build (`--shard_every`):
+    `meta.json` is written before the shards, so a trainer can follow the build (`--shard-every`):
     a shard is finished once its `.mask.npy` exists."""
     from concurrent.futures import ProcessPoolExecutor
 
@@ -553,8 +554,9 @@ def tokenizer_training_text(n_chars: int, seed: int = 0) -> Iterator[str]:
         yield t
 
 
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description="Build token shards of the scratchpad corpus.")
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """`memgpt data`'s arguments (the subcommand is wired in memgpt.cli)."""
+    ap.description = "Build token shards of the scratchpad corpus."
     ap.add_argument("--tokenizer", required=True, help="directory holding tokenizer.json/tokenizer.bpe")
     ap.add_argument("--out", required=True)
     ap.add_argument("--tokens", type=float, default=20e6)
@@ -566,16 +568,19 @@ def main(argv: list[str] | None = None) -> None:
                          "(default: %(default)s)")
     ap.add_argument("--mix", default=",".join(f"{k}={v}" for k, v in DEFAULT_MIX.items()),
                     help="row kinds and their weights; kinds not named are not drawn (default: %(default)s)")
-    args = ap.parse_args(argv)
+
+
+def command(args: argparse.Namespace) -> int:
+    """`memgpt data`: write the shards."""
     if not 0.0 <= args.letter_start_share <= 1.0:
-        ap.error(f"--letter-start-share must be in [0, 1], got {args.letter_start_share}")
-    try:
-        mix = parse_mix(args.mix)
-    except ValueError as e:
-        ap.error(str(e))
+        raise ValueError(f"--letter-start-share must be in [0, 1], got {args.letter_start_share}")
+    mix = parse_mix(args.mix)
     build_shards(Tokenizer.load(args.tokenizer), args.out, int(args.tokens), args.length, args.seed,
                  workers=args.workers, letter_share=args.letter_start_share, mix=mix)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    from memgpt.cli import run_command
+
+    sys.exit(run_command("data"))

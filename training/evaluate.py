@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sys
 import time
 
 import torch
@@ -229,8 +230,9 @@ def eval_notes(bot_factory, tok: Tokenizer, n_docs: int, facts_per_doc: int, see
             "filler_tokens": ntok}
 
 
-def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(prog="memgpt eval", description="Evaluate a note-taker on test pools and held-out filler.")
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """`memgpt eval`'s arguments (the subcommand is wired in memgpt.cli)."""
+    ap.description = "Evaluate a note-taker on test pools and held-out filler."
     ap.add_argument("--checkpoint", default=None, help="checkpoint directory (default: the bundled model)")
     ap.add_argument("--n", type=int, default=100, help="questions per family")
     ap.add_argument("--docs", type=int, default=10, help="documents for the note check")
@@ -248,14 +250,17 @@ def main(argv: list[str] | None = None) -> dict:
                     help="filler style of the answer windows' recent text (default: held-out %(default)s, two "
                          "sentences; another style fills the window, e.g. grass, the benchmarks' filler)")
     ap.add_argument("--out", default=None, help="write the results as JSON here")
-    args = ap.parse_args(argv)
+
+
+def command(args: argparse.Namespace) -> int:
+    """`memgpt eval`: print the scores per family and the note figures; --out writes them all."""
     families = tuple(f.strip() for f in args.families.split(",") if f.strip())
     if args.distractors < 0:
-        ap.error(f"--distractors must be >= 0, got {args.distractors}")
+        raise ValueError(f"--distractors must be >= 0, got {args.distractors}")
     try:  # before the model loads
         check_families(families)
     except ValueError as e:
-        ap.error(f"--families {args.families!r}: {e}")
+        raise ValueError(f"--families {args.families!r}: {e}") from None
     import memgpt
     from memgpt.checkpoint import default_checkpoint_dir
 
@@ -276,8 +281,10 @@ def main(argv: list[str] | None = None) -> dict:
     if args.out:
         with open(args.out, "w") as f:
             json.dump(res, f, indent=1)
-    return res
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    from memgpt.cli import run_command
+
+    sys.exit(run_command("eval"))

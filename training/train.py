@@ -398,12 +398,15 @@ def train(cfg: TrainConfig) -> dict:
     return {"step": step, "tokens": tokens, "best_val": best, **last}
 
 
-def main(argv: list[str] | None = None) -> None:
-    cfg = parse_config(argv)
-    out = train(cfg)
+def command(args: argparse.Namespace) -> int:
+    """`memgpt train` (also `python -m memgpt.training.train`, which torchrun runs)."""
+    out = train(config_from_args(args))
     if int(os.environ.get("RANK", 0)) == 0:
         print(json.dumps(out))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    from memgpt.cli import run_command
+
+    sys.exit(run_command("train"))

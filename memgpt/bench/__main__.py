@@ -1,6 +1,6 @@
 """`python -m memgpt.bench ...` = `memgpt bench ...`."""
 import sys
 
-from memgpt.bench.runner import main
+from memgpt.cli import run_command
 
-sys.exit(main())
+sys.exit(run_command("bench"))

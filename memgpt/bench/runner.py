@@ -295,7 +295,12 @@ def summary_markdown(records: Sequence[dict], tasks: Sequence[str], lengths: Seq
 
 
 # ---- command line ------------------------------------------------------------------------------
-def _add_arguments(p: argparse.ArgumentParser) -> None:
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """`memgpt bench`'s arguments (the subcommand is wired in memgpt.cli)."""
+    p.description = ("Run every task x length x sample through every method (window, rag, notes, oracle) with the "
+                     "same model and the same samples; results.jsonl in --out makes reruns resume.")
+    p.epilog = __doc__.split("\n\n", 1)[1]
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("--tasks", default=None, help=f"comma-separated, or all (default: all): {', '.join(TASKS)}")
     p.add_argument("--lengths", default=None,
                    help="comma-separated token lengths, k = 1000, M = 10^6 (default: 1k,4k; e.g. 1k,4k,64k,1M)")
@@ -316,8 +321,8 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gemm-size", type=int, default=2048, help="N of the N x N fp32 GEMM reference (default: %(default)s)")
 
 
-def handle(args: argparse.Namespace) -> int:
-    """Run the benchmark from parsed arguments; prints the summary. Returns the exit status."""
+def command(args: argparse.Namespace) -> int:
+    """Run the benchmark from parsed arguments and print the summary (`memgpt bench`)."""
     depths = [float(d) for d in args.depths.split(",") if d.strip()] if args.depths else None
     res = run(args.tasks, args.lengths, args.methods, args.samples, args.seed, args.out, args.checkpoint,
               device=args.device, depths=depths, quick=args.quick, embedder=args.embedder,
@@ -326,47 +331,3 @@ def handle(args: argparse.Namespace) -> int:
         print(f.read())
     print(f"{res['evaluated']} runs now, {res['skipped']} resumed; results in {args.out}", file=sys.stderr)
     return 0
-
-
-HELP = "long-context benchmarks: tasks x lengths x methods, resumable"
-DESCRIPTION = ("Run every task x length x sample through every method (window, rag, notes, oracle) with the same "
-               "model and the same samples; results.jsonl in --out makes reruns resume.")
-
-
-def _parser_kwargs() -> dict[str, Any]:
-    return {"description": DESCRIPTION, "epilog": __doc__.split("\n\n", 1)[1],
-            "formatter_class": argparse.RawDescriptionHelpFormatter}
-
-
-def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register `bench` on an argparse subparsers object; dispatch is `args.run(args)`."""
-    p = subparsers.add_parser("bench", help=HELP, **_parser_kwargs())
-    _add_arguments(p)
-    p.set_defaults(run=handle)
-    return p
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="memgpt bench", **_parser_kwargs())
-    _add_arguments(p)
-    return p
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`memgpt bench ...` (also `python -m memgpt.bench ...`). A user error (bad name, length or
-    checkpoint) prints one line and exits with status 2."""
-    args = build_parser().parse_args(argv)
-    try:
-        return handle(args)
-    except KeyboardInterrupt:
-        print("\ninterrupted; rerun the same command to resume", file=sys.stderr)
-        raise SystemExit(130) from None
-    except (OSError, ValueError, TypeError) as e:
-        print(f"memgpt bench: error: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
-    except Exception as e:
-        from memgpt.checkpoint import CheckpointError
-        if isinstance(e, CheckpointError):
-            print(f"memgpt bench: error: {e}", file=sys.stderr)
-            raise SystemExit(2) from None
-        raise

@@ -522,9 +522,11 @@ def build_shards(tok: Tokenizer, out_dir: str, n_tokens: int, length: int, seed:
     todo = [j for j in jobs if not os.path.exists(j[0] + ".mask.npy")]  # resumable
     tok_dir = os.path.join(out_dir, "tokenizer")
     tok.save(tok_dir)
-    with open(os.path.join(out_dir, "meta.json"), "w") as f:
+    meta = os.path.join(out_dir, "meta.json")
+    with open(meta + ".tmp", "w") as f:  # lands whole: a trainer following the build reads it once it exists
         json.dump({"length": length, "rows_per_shard": rows_per_shard, "seed": seed, "n_shards": n_shards,
                    "letter_share": letter_share, "mix": mix}, f)
+    os.replace(meta + ".tmp", meta)
     with ProcessPoolExecutor(max_workers=workers) as ex:
         futs = [ex.submit(_shard_job, tok_dir, p, rows_per_shard, length, s, sp, letter_share, mix)
                 for p, s, sp in todo]

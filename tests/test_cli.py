@@ -154,7 +154,7 @@ def test_flags_are_kebab_case_everywhere():
     for name in cli.COMMANDS:
         sub = cli.build_parser(name)._subparsers._group_actions[0].choices[name]
         flags = [o for a in sub._actions if a.help != "==SUPPRESS==" for o in a.option_strings]
-        assert flags and not [f for f in flags if "_" in f or not re.fullmatch(r"-[a-zA-Z]|--[a-z0-9][a-z0-9-]*|--M", f)], (name, flags)
+        assert flags and not [f for f in flags if "_" in f or not re.fullmatch(r"-[a-zA-Z]|--[a-z0-9][a-z0-9-]*", f)], (name, flags)
 
 
 def test_train_takes_kebab_flags_and_the_old_spelling():

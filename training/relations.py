@@ -364,6 +364,11 @@ def _monthly_amount(rng, split):
     return rng.choice(["$", "$", "€", "£"]) + f"{n:,}" + (f".{rng.randint(0, 99):02d}" if rng.random() < 0.15 else "")
 
 
+def _price(rng, split):
+    n = rng.randint(2, 950)
+    return rng.choice(["$", "$", "€", "£"]) + (f"{n}.{rng.choice([0, 49, 50, 95, 99]):02d}" if rng.random() < 0.4 else f"{n}")
+
+
 def _big_amount(rng, split):
     return rng.choice(["$", "€", "£"]) + f"{rng.randint(20, 9000) * 1000:,}"
 
@@ -583,7 +588,7 @@ VALUE_KINDS: dict[str, Callable[[random.Random, str], str]] = {
     "first_name": _first, "full_name": _full_name, "doctor": _doctor, "city": _city, "address": _address,
     "phone": _phone, "email": _email, "date": _date, "date_year": _date_year, "birth_date": _birth_date,
     "time": _time, "weekday_time": _weekday_time, "datetime": _datetime, "time_range": _time_range,
-    "amount": _amount, "monthly_amount": _monthly_amount, "big_amount": _big_amount, "small_count": _count(2, 40),
+    "amount": _amount, "monthly_amount": _monthly_amount, "price": _price, "big_amount": _big_amount, "small_count": _count(2, 40),
     "few": _closed(tuple(str(i) for i in range(1, 10))), "count": _count(20, 5000),
     "big_count": _count(1000, 900000), "digits4": _digits(4, 4), "digits6": _digits(4, 8), "digits3": _digits(3, 4),
     "account": _digits(8, 12), "password": _password, "uuid": _uuid, "alnum": _alnum, "ref_code": _ref_code,
@@ -1032,7 +1037,7 @@ CATALOG: list[Relation] = [
           "How much rent do I pay? | What's my rent? | How much is my monthly rent?",
           "Your rent is {v} a month.", "My rent went up to {v}."),
     _user("home", "user bin day", "weekday",
-          "The bins go out on {v}. | Trash pickup is every {v}. | Our rubbish gets collected on {v}. | {v} is bin day here.",
+          "We put the bins out on {v}. | Trash pickup is every {v}. | Our rubbish gets collected on {v}. | {v} is bin day here.",
           "When is bin day? | Which day does the trash get collected? | When do I put the bins out?",
           "Bin day is {v}."),
     _user("home", "user spare key location", "hiding_place",
@@ -1289,7 +1294,7 @@ CATALOG: list[Relation] = [
           "You're reading {v}.", "I finished that one and started {v}."),
     # ---- codes and passwords
     _user("codes", "user wifi password", "password",
-          "Our wifi password is {v}. | The password for the home wifi is {v}. | If you need to get online here, the wifi key is {v}. | Wifi password: {v}.",
+          "Our wifi password is {v}. | The password for my home wifi is {v}. | If you need to get online here, the wifi key is {v}. | Wifi password: {v}.",
           "What's the wifi password? | How do I get on the home network? | What's the key for our wifi?",
           "The wifi password is {v}.", "I changed the wifi password to {v}."),
     _user("codes", "user wifi network", "wifi_name",
@@ -1297,15 +1302,15 @@ CATALOG: list[Relation] = [
           "What's our wifi called? | Which network should I join at home? | What's the name of the home wifi?",
           "Your wifi network is {v}."),
     _user("codes", "user gate code", "digits6",
-          "The gate code is {v}. | To get through the gate, punch in {v}. | Our building's gate opens with {v}. | The code for the front gate is {v}.",
+          "The gate code for our building is {v}. | To get through the gate, punch in {v}. | Our building's gate opens with {v}. | The code for the front gate is {v}.",
           "What's the gate code? | How do I open the front gate? | What do I punch in at the gate?",
           "The gate code is {v}.", "The gate code changed to {v}."),
     _user("codes", "user alarm code", "digits6",
-          "The alarm code is {v}. | To switch off the house alarm, enter {v}. | Our burglar alarm code is {v}. | Disarm the alarm with {v}.",
+          "The alarm code for my house is {v}. | To switch off the house alarm, enter {v}. | Our burglar alarm code is {v}. | Disarm the alarm with {v}.",
           "What's the alarm code? | How do I turn off the house alarm? | What code disarms the alarm?",
           "The alarm code is {v}.", "We reset the alarm; the code is {v} now."),
     _user("codes", "user garage code", "digits6",
-          "The garage door code is {v}. | The garage opens with {v}. | Punch {v} into the keypad to open the garage. | Our garage keypad code is {v}.",
+          "My garage door code is {v}. | The garage opens with {v}. | Punch {v} into the keypad to open the garage. | Our garage keypad code is {v}.",
           "What's the garage code? | How do I open the garage? | What's the keypad code for the garage?",
           "The garage code is {v}."),
     _user("codes", "user bike lock combination", "digits4",
@@ -1577,7 +1582,7 @@ CATALOG += [
          "{S} holds {v} people. | The capacity of {s} is {v}. | {S} seats up to {v}. | No more than {v} people are allowed in {s}.",
          "How many people does {s} hold? | What's the capacity of {s}? | How many can {s} seat?",
          "{S} holds {v} people."),
-    _doc("doc_quantities", "product", "price", "amount",
+    _doc("doc_quantities", "product", "price", "price",
          "{S} costs {v}. | {S} retails at {v}. | The price of {s} is {v}. | {S} is on sale for {v}.",
          "How much does {s} cost? | What's the price of {s}? | What does {s} sell for?", "{S} costs {v}.",
          "{S} is now reduced to {v}."),
@@ -1592,11 +1597,11 @@ CATALOG += [
          "{S} has a population of {v}. | About {v} people live in {s}. | {S} is home to {v} residents. | The last census counted {v} people in {s}.",
          "How many people live in {s}? | What's the population of {s}? | How big is {s}?",
          "{S} has a population of {v}."),
-    _doc("doc_quantities", "event", "ticket price", "amount",
+    _doc("doc_quantities", "event", "ticket price", "price",
          "Tickets for {s} cost {v}. | Entry to {s} is {v}. | A ticket to {s} will set you back {v}. | Admission to {s} is priced at {v}.",
          "How much are tickets for {s}? | What does entry to {s} cost? | What's the admission price for {s}?",
          "Tickets for {s} cost {v}."),
-    _doc("doc_quantities", "agreement", "monthly fee", "amount",
+    _doc("doc_quantities", "agreement", "monthly fee", "monthly_amount",
          "Under {s}, the monthly fee is {v}. | {S} costs {v} a month. | The fee payable under {s} is {v} per month. | Each month {s} bills {v}.",
          "What's the monthly fee under {s}? | How much does {s} cost a month? | What does {s} bill each month?",
          "The monthly fee under {s} is {v}."),
@@ -1815,6 +1820,7 @@ class OpenFact:
     values: tuple[str, ...]
     statement: str
     is_update: bool = False
+    template: str = ""  # the statement's template: tells whether its first word may be lower-cased
 
     @property
     def key(self) -> str:
@@ -1878,7 +1884,8 @@ def draw_fact(rng: random.Random, split: str, relation: Relation | None = None, 
     if rel.subject is not None and subject is None:
         subject = draw_subject(rel.subject, rng, split)
     values = _values(rel, rng, split)
-    return OpenFact(rel, subject, values, fill(rng.choice(rel.statements), subject, values))
+    template = rng.choice(rel.statements)
+    return OpenFact(rel, subject, values, fill(template, subject, values), template=template)
 
 
 USER_UPDATE_LEADS = ("Actually, ", "Correction: ", "Quick update: ", "Sorry, I got that wrong earlier: ",
@@ -1916,13 +1923,20 @@ def update_of(fact: OpenFact, rng: random.Random, split: str) -> OpenFact:
     else:
         values = (draw_value(rel.kind, rng, split, avoid=fact.values),)
     if rel.updates and rng.random() < 0.7:
-        statement = fill(rng.choice(rel.updates), fact.subject, values)
+        template = rng.choice(rel.updates)
+        statement = fill(template, fact.subject, values)
     else:
         lead = rng.choice(USER_UPDATE_LEADS if rel.is_user else DOC_UPDATE_LEADS)
         template = rng.choice(rel.statements)
         s = fill(template, fact.subject, values)
         statement = lead + (s if lead.endswith(". ") else lower_first(s, template))
-    return OpenFact(rel, fact.subject, values, statement, is_update=True)
+        template = lead + template
+    return OpenFact(rel, fact.subject, values, statement, is_update=True, template=template)
+
+
+def statement_after_lead(f: OpenFact) -> str:
+    """The fact's statement as it reads after "So, " or "Also, "."""
+    return lower_first(f.statement, f.template or "{v}")
 
 
 def parse_note(note: str) -> tuple[str, str]:

@@ -465,7 +465,7 @@ def gcide_entries(text: str) -> list[str]:
         body = " ".join(ln.strip() for ln in lines)
         if not first.startswith(" "):  # a headword line starts a new entry
             flush()
-            body = _GCIDE_PRON.sub(",", body, count=1)
+            body = _GCIDE_PRON.sub(",", body)  # every pronunciation of the headwords
         body = _GCIDE_ACCENT.sub(lambda m: next(g for g in m.groups() if g), body)
         body = _GCIDE_CITE.sub("", body)
         body = _GCIDE_AUTHOR.sub(".", body)

@@ -60,7 +60,8 @@ STORE_ARGS = [
     arg("--session", default="default", help="notebook within the store (default: %(default)s)"),
 ]
 MODEL_ARGS = STORE_ARGS + [
-    arg("--checkpoint", metavar="DIR", default=None, help="checkpoint directory (default: the bundled model)"),
+    arg("--model", "--checkpoint", dest="model", metavar="NAME|PATH", default=None,
+        help="tiny, smollm2-base, default, a checkpoint directory or a .gguf file (default: the default model)"),
     arg("--device", default=None, help="cpu, cuda, ... (default: cuda if available, else cpu)"),
 ]
 SAMPLING_ARGS = [
@@ -104,7 +105,7 @@ def _open_store(args: argparse.Namespace):
 def _load(args: argparse.Namespace):
     from memgpt.api import load
     from memgpt.controller import EngineConfig
-    return load(args.checkpoint, memory=_memory_path(args), device=args.device,
+    return load(args.model, memory=_memory_path(args), device=args.device,
                 config=EngineConfig(session=args.session))
 
 

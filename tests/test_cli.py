@@ -80,10 +80,10 @@ def test_model_commands(ckpt, tmp_path, capsys):
     doc = tmp_path / "doc.txt"
     doc.write_text("The pass key is 48213. Remember it. " * 30)
     mem = str(tmp_path / "notes")
-    assert cli.main(["ingest", str(doc), "--checkpoint", ckpt, "--memory", mem]) == 0
+    assert cli.main(["ingest", str(doc), "--model", ckpt, "--memory", mem]) == 0
     assert "tokens/s" in capsys.readouterr().out
-    assert cli.main(["ask", "What is the pass key?", "--checkpoint", ckpt, "--memory", mem]) == 0
-    assert cli.main(["generate", "Hello", "--max-new-tokens", "5", "--seed", "1", "--checkpoint", ckpt,
+    assert cli.main(["ask", "What is the pass key?", "--model", ckpt, "--memory", mem]) == 0
+    assert cli.main(["generate", "Hello", "--max-new-tokens", "5", "--seed", "1", "--model", ckpt,
                      "--memory", ":memory:"]) == 0
     capsys.readouterr()
 
@@ -91,7 +91,7 @@ def test_model_commands(ckpt, tmp_path, capsys):
 def test_chat_repl(ckpt, tmp_path, monkeypatch, capsys):
     lines = iter(["hello", "/notes", "/reset", "/quit"])
     monkeypatch.setattr("builtins.input", lambda prompt="": next(lines))
-    assert cli.main(["chat", "--checkpoint", ckpt, "--memory", str(tmp_path / "n"), "--max-new-tokens", "4"]) == 0
+    assert cli.main(["chat", "--model", ckpt, "--memory", str(tmp_path / "n"), "--max-new-tokens", "4"]) == 0
     assert "bot> " in capsys.readouterr().out
 
 
@@ -101,7 +101,7 @@ def test_export_checkpoint(ckpt, tmp_path, capsys):
     assert "float16 weights" in capsys.readouterr().out
     assert json.loads((dst / "meta.json").read_text())["weights_dtype"] == "float16"
     mem = str(tmp_path / "n")
-    assert cli.main(["generate", "Hello", "--max-new-tokens", "3", "--checkpoint", str(dst), "--memory", mem]) == 0
+    assert cli.main(["generate", "Hello", "--max-new-tokens", "3", "--model", str(dst), "--memory", mem]) == 0
     assert cli.main(["export-checkpoint", str(tmp_path / "missing"), str(tmp_path / "x")]) == 2
     assert "checkpoint directory not found" in capsys.readouterr().err
     assert cli.main(["export-checkpoint", ckpt, str(tmp_path / "y"), "--weights-dtype", "int8"]) == 2

@@ -74,6 +74,8 @@ def load_model(name_or_path: str | os.PathLike | None, device: str) -> Loaded:
             raise CheckpointError(f"{key}: not a checkpoint directory or a .gguf file")
         from memgpt.gguf import load_gguf
         return load_gguf(key, device=device)
+    if os.sep in key or key.endswith(".gguf"):
+        raise CheckpointError(f"{key}: checkpoint directory or .gguf file not found")
     raise CheckpointError(f"{key}: no such model (names: {', '.join(NAMES)}; or a checkpoint directory or .gguf file)")
 
 

@@ -112,7 +112,7 @@ def test_errors_are_one_line_exit_2(tmp_path, capsys):
     r = memgpt_cmd("ask", "hi", "--checkpoint", str(tmp_path / "missing"), "--memory", str(tmp_path / "n"))
     assert r.returncode == 2
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
-    assert "checkpoint directory not found" in r.stderr
+    assert "checkpoint directory or .gguf file not found" in r.stderr
     assert cli.main(["ingest", str(tmp_path / "nofile.txt"), "--memory", str(tmp_path / "n")]) == 2
     err = capsys.readouterr().err
     assert "nofile.txt" in err and len(err.strip().splitlines()) == 1

@@ -136,7 +136,9 @@ ASIDES: tuple[str, ...] = (
     "The coffee machine at work is broken again.", "It's freezing in here today.", "I'm finally on holiday mode.",
 )
 GREETINGS: tuple[str, ...] = ("Hi! ", "Hello. ", "Hey, ", "Oh, and ", "By the way, ", "Before I forget, ",
-                              "Quick thing: ", "One more thing: ", "So, ", "Also, ")
+                              "Quick thing: ", "One more thing: ", "So, ", "Also, ", "For future reference, ",
+                              "Not sure if I mentioned it, but ", "In case it comes up, ", "Random fact about me: ",
+                              "Something you should know: ", "Oh, I meant to say: ", "Okay, so ")
 QUESTION_LEADS: tuple[str, ...] = ("", "", "", "Quick question: ", "Remind me, ", "Hey, ", "Sorry, I forgot — ",
                                    "Can you remind me: ", "Do you remember? ")
 PASSAGE_LEADS: tuple[str, ...] = ("I was reading this: ", "Here's something from a document I have:\n\n",
@@ -361,6 +363,7 @@ def chat_example(rng: random.Random | int, split: str = "train", prose: Prose | 
     w = dict(weights or CHAT_WEIGHTS)
     taken: set[str] = set()
     known: dict[str, tuple[OpenFact, int]] = {}  # key -> (latest fact, turn it was told; -1: memory)
+    asked: dict[str, int] = {}  # key -> turn it was last asked
     records: list[dict] = []
     memory_f = _distinct_facts(rng, split, user_rels, rng.randint(*memory_facts), taken)
     memory_f += _distinct_facts(rng, split, doc_rels, rng.randint(0, 3), taken) if doc_rels else []
@@ -410,8 +413,9 @@ def chat_example(rng: random.Random | int, split: str = "train", prose: Prose | 
         elif kind == "question":
             # older facts are asked more: the point is answering from notes long after
             keys = sorted(known)
-            ages = [t - known[k][1] + 1 for k in keys]
+            ages = [t - max(known[k][1], asked.get(k, -1)) + 1 for k in keys]  # since told or last asked
             key = rng.choices(keys, weights=ages)[0]
+            asked[key] = t
             f = known[key][0]
             q, a = _ask(rng, f)
             turns += [{"role": "user", "content": q}, {"role": "assistant", "content": a, "notes": [], "asks": key}]

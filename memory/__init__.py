@@ -9,13 +9,14 @@
 from .embed import Embedder, HashEmbedder, SentenceTransformerEmbedder, get_embedder
 from .note import SOURCES, Note
 
-__all__ = ["Embedder", "HashEmbedder", "Note", "NoteStore", "SOURCES", "SentenceTransformerEmbedder", "get_embedder"]
+__all__ = ["Embedder", "HashEmbedder", "Note", "NoteStore", "SOURCES", "SentenceTransformerEmbedder", "StoreError",
+           "get_embedder"]
 
 
 def __getattr__(name: str):
     # The store needs faiss; code that only needs Note (the engine, the corpus builder on a GPU machine
     # without faiss) must import without it.
-    if name == "NoteStore":
-        from .store import NoteStore
-        return NoteStore
+    if name in ("NoteStore", "StoreError"):
+        from . import store
+        return getattr(store, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

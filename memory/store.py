@@ -519,11 +519,12 @@ class NoteStore:
         self._session_ids.clear()
         self._pending += 1  # the file (if any) no longer matches memory
 
-    def _flush_locked(self) -> None:
+    def _flush_locked(self, attempts: int = 3) -> bool:
+        """Write the index file; False if every attempt missed another store's commit."""
         if not self._index_path:
             self._pending = 0
-            return
-        for _ in range(3):  # another store may commit while we write: then build and write anew
+            return True
+        for _ in range(attempts):  # another store may commit while we write: then build and write anew
             self._sync()
             gen = self._gen
             # Written before sqlite's write lock is taken, so a long write keeps nobody waiting.
@@ -552,9 +553,10 @@ class NoteStore:
                     pass
             self._pending = 0
             self._flush_at = self.flush_every
-            return
-        # Three misses in a row (a busy writer elsewhere): the changes stay pending, and the next
+            return True
+        # Missed every time (a busy writer elsewhere): the changes stay pending, and the next
         # flush, or the next open's generation check, catches up.
+        return False
 
     def _file_mode(self) -> int:
         """Permission bits for files the store writes: those of notes.sqlite (0600 when new)."""
@@ -563,15 +565,17 @@ class NoteStore:
         except OSError:
             return 0o600
 
-    def _auto_flush(self) -> None:
+    def _auto_flush(self, attempts: int = 1) -> None:
         """Flush after a committed change; a failure is logged, never raised (lock held).
 
         The notes are already durable and the index file is only a cache: raising here would
         tell the caller a committed note failed. The write is retried after `flush_every`
-        more changes, on `flush()` and on `close()`.
+        more changes, on `flush()` and on `close()`. One attempt by default: a file that missed
+        another store's commit is discarded, and the write waits for `flush_every` more changes.
         """
         try:
-            self._flush_locked()
+            if not self._flush_locked(attempts):
+                self._flush_at = self._pending + self.flush_every
         except Exception as e:
             self._flush_at = self._pending + self.flush_every
             log.warning("index file %s not written (%s: %s); the notes are committed, the write is "
@@ -917,7 +921,7 @@ class NoteStore:
                 return
             try:
                 if self._index_path and (self._pending or not os.path.exists(self._index_path)):
-                    self._auto_flush()
+                    self._auto_flush(attempts=3)
                 if self.path:
                     if self._scrub_pending:
                         self._scrub(self.scrub_timeout)

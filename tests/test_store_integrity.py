@@ -15,10 +15,9 @@ import numpy as np
 import pytest
 
 from memgpt import cli
-from memgpt.memory import NoteStore
+from memgpt.memory import NoteStore, StoreError
 from memgpt.memory import index as index_mod
 from memgpt.memory import store as store_mod
-from memgpt.memory.store import StoreError
 
 LOGGER = "memgpt.memory"
 DB, INDEX = "notes.sqlite", "index.faiss"

@@ -320,7 +320,7 @@ class NoteStore:
         n = _index_vectors(idx)
         if n:
             raise StoreError(
-                f"{db} is {'empty' if db_exists else 'missing'} but {idx} holds {n} note vectors: "
+                f"{db} is {'empty' if db_exists else 'missing'} but {idx} holds {n} note vector{'s' * (n != 1)}: "
                 f"refusing to open an empty store over them (restore {DB_NAME} from a backup, "
                 f"or move {INDEX_NAME} away to start an empty store)")
         if db_exists or os.path.exists(idx):

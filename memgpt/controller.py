@@ -9,8 +9,9 @@ The model never sees more than `block_size` tokens. Every window the engine buil
 by the rules of `memgpt.window` (budget, window limit, packing), which the training corpus and
 the evaluation use too.
 
-The window is prefilled into a KV cache with one multi-token forward; decoding then goes one
-token at a time. When the cache is full the window is rebuilt (re-retrieved, the oldest quarter
+In `chat` and `ask`, a base with a default system turn (ChatML's) gets it first in every window,
+as its chat template would write it. The window is prefilled into a KV cache with one
+multi-token forward; decoding then goes one token at a time. When the cache is full the window is rebuilt (re-retrieved, the oldest quarter
 of it dropped, so the rebuild is amortised) and prefilled again.
 
 Decoding is a small state machine (nanochat's RowState habit, see `_Run`): when the model samples
@@ -123,6 +124,7 @@ class _Run:
     stream: list[int]             # token ids the run appends to (the engine's history, or a copy for ask)
     query: Callable[[], str]      # retrieval query for the next window
     source: str | None            # note source to file under; None: intercept notes but file nothing
+    prefix: Sequence[int] = ()    # fixed start of every window (a chat's system turn)
     note_start: int = -1          # stream index of the open <|scratch|>; -1: no note open
     note_pos: int = 0             # cache position before <|scratch|> (to rewind on discard)
     note_epoch: int = -1          # window epoch when the note opened (a rebuild forbids the rewind)
@@ -237,7 +239,8 @@ class Engine:
         nor the store (notes written while answering are left out of the answer, not filed)."""
         prompt = self.tok.render_prompt_for_reply(question)
         with self._exclusive():
-            run = _Run(_last(self.history, self.T) + prompt, query=lambda: question, source=None)
+            run = _Run(_last(self.history, self.T) + prompt, query=lambda: question, source=None,
+                       prefix=self.tok.system_prefix)
             ids = list(self._decode(run, max_new_tokens, 0.0, None))
             if run.note_start >= 0:
                 self._abandon_note(run, "answer ended inside a note", resume=False)
@@ -276,7 +279,7 @@ class Engine:
             self._reseed(seed)
             query = f"{message} {self._recent_text()}"  # the message, plus a little recent context
             self.history += user
-            run = _Run(self.history, query=lambda: query, source="chat")
+            run = _Run(self.history, query=lambda: query, source="chat", prefix=self.tok.system_prefix)
             try:
                 yield from self._texts(self._decode(run, max_new_tokens, temperature, top_k))
             finally:
@@ -422,7 +425,7 @@ class Engine:
     def _prefill(self, run: _Run) -> torch.Tensor:
         """Build the window (memory block + recent stream) and prefill it; logits of its last position."""
         mem_ids, notes = self._memory(run.query())
-        window = pack(mem_ids, run.stream, (), self.limit)
+        window = [*run.prefix, *pack(mem_ids, run.stream, (), self.limit - len(run.prefix))]
         if not window:
             window = [self.tok.eot]  # nothing to condition on: start as at a document boundary
         self.cache.reset()

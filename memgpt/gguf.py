@@ -22,6 +22,7 @@ import gc
 import importlib.util
 import mmap
 import os
+import re
 from typing import Any
 
 import numpy as np
@@ -139,8 +140,11 @@ def _tokenizer(fields: dict, path: str) -> tuple[Tokenizer, int]:
     chat = "chatml" if IM_START in specials else "memgpt"
     if chat == "memgpt":
         raise GGUFError(f"{path}: no ChatML tokens (<|im_start|>, <|im_end|>); other chat templates are not supported yet")
+    # the default system message that the chat template writes when a conversation has none
+    m = re.search(r"<\|im_start\|>system\n(.+?)<\|im_end\|>", _field(fields, "tokenizer.chat_template", path, ""))
     try:
-        tok = Tokenizer.pretrained(_field(fields, "general.name", path, "gguf"), pre, ranks, specials, chat)
+        tok = Tokenizer.pretrained(_field(fields, "general.name", path, "gguf"), pre, ranks, specials, chat,
+                                   system=m.group(1) if m else None)
     except (TokenizerError, ValueError) as e:
         raise GGUFError(f"{path}: {e}") from None
     return tok, len(tokens)

@@ -68,13 +68,14 @@ def clean_note(text: str) -> str:
 class Tokenizer:
     """A tiktoken `Encoding` plus memgpt's control tokens and renderers."""
 
-    def __init__(self, enc: tiktoken.Encoding, ranks: dict[bytes, int] | None = None, chat: str = "memgpt"):
+    def __init__(self, enc: tiktoken.Encoding, ranks: dict[bytes, int] | None = None, chat: str = "memgpt",
+                 system: str | None = None):
         if chat not in CHAT_FORMATS:
             raise TokenizerError(f"unknown chat format {chat!r} (known: {', '.join(CHAT_FORMATS)})")
         missing = [s for s in (EOT, *MEMGPT_TOKENS, *CHAT_FORMATS[chat]) if s not in enc._special_tokens]
         if missing:
             raise TokenizerError(f"encoding {enc.name!r} lacks control tokens {missing}")
-        self.enc, self.chat = enc, chat
+        self.enc, self.chat, self.system = enc, chat, system
         self.ranks = ranks  # kept to save the tokenizer; None for named encodings (gpt2)
         self.specials = dict(enc._special_tokens)
         self.eot, self.scratch, self.scratch_end = (self.specials[s] for s in (EOT, SCRATCH, SCRATCH_END))
@@ -89,6 +90,10 @@ class Tokenizer:
             self.user_prefix = [start] + enc.encode_ordinary("user\n")
             self.assistant_prefix = [start] + enc.encode_ordinary("assistant\n")
             self.turn_end = [self.end] + enc.encode_ordinary("\n")
+        # The base's default system turn, which its chat template puts before every conversation
+        self.system_prefix: list[int] = []
+        if chat == "chatml" and system:
+            self.system_prefix = [start] + enc.encode_ordinary(f"system\n{system}") + self.turn_end
         self.control_ids = frozenset(self.specials.values())
 
     # ---- construction ----------------------------------------------------------------
@@ -101,9 +106,10 @@ class Tokenizer:
 
     @classmethod
     def pretrained(cls, name: str, pre: str, ranks: dict[bytes, int], specials: dict[str, int],
-                   chat: str = "chatml") -> "Tokenizer":
+                   chat: str = "chatml", system: str | None = None) -> "Tokenizer":
         """A pretrained base's BPE: its ranks (ids), its control tokens, the pre-tokenizer named
-        `pre` (a key of PRETOKENIZERS), plus memgpt's tokens as new ids after the largest."""
+        `pre` (a key of PRETOKENIZERS), plus memgpt's tokens as new ids after the largest.
+        `system` is the base's default system message (its chat template's), if any."""
         if pre not in PRETOKENIZERS:
             raise TokenizerError(f"pre-tokenizer {pre!r} is not supported (supported: {', '.join(sorted(PRETOKENIZERS))})")
         specials = dict(specials)
@@ -111,7 +117,7 @@ class Tokenizer:
         for i, s in enumerate(t for t in MEMGPT_TOKENS if t not in specials):
             specials[s] = n + i
         enc = tiktoken.Encoding(name=name, pat_str=PRETOKENIZERS[pre], mergeable_ranks=ranks, special_tokens=specials)
-        return cls(enc, ranks, chat)
+        return cls(enc, ranks, chat, system)
 
     @classmethod
     def gpt2(cls) -> "Tokenizer":
@@ -127,7 +133,8 @@ class Tokenizer:
 
     def save(self, directory: str) -> None:
         os.makedirs(directory, exist_ok=True)
-        meta = {"name": self.enc.name, "pattern": self.enc._pat_str, "specials": self.specials, "chat": self.chat}
+        meta = {"name": self.enc.name, "pattern": self.enc._pat_str, "specials": self.specials, "chat": self.chat,
+                "system": self.system}
         if self.ranks is not None:
             with open(os.path.join(directory, RANKS_FILE), "w") as f:
                 for tok, rank in sorted(self.ranks.items(), key=lambda kv: kv[1]):
@@ -142,7 +149,7 @@ class Tokenizer:
             with open(meta_path) as f:
                 meta = json.load(f)
             name, pattern, specials = meta["name"], meta["pattern"], meta["specials"]
-            chat = meta.get("chat", "memgpt")
+            chat, system = meta.get("chat", "memgpt"), meta.get("system")
         except FileNotFoundError:
             raise TokenizerError(f"{meta_path}: missing tokenizer file") from None
         except (json.JSONDecodeError, KeyError, TypeError) as e:
@@ -167,7 +174,7 @@ class Tokenizer:
             raise TokenizerError(f"{ranks_path}: ranks are truncated or not contiguous")
         try:
             enc = tiktoken.Encoding(name=name, pat_str=pattern, mergeable_ranks=ranks, special_tokens=specials)
-            return cls(enc, ranks, chat)
+            return cls(enc, ranks, chat, system)
         except ValueError as e:
             raise TokenizerError(f"{meta_path}: {e}") from None
 

@@ -74,6 +74,7 @@ def write_gguf(path, arch: str = "llama", seed: int = 0, quantize_embedding: boo
     w.add_token_types(types)
     w.add_token_merges(MERGES)
     w.add_eos_token_id(0)
+    w.add_chat_template("{% if messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are tiny.<|im_end|>\n' }}{% endif %}")
     for name, a in t.items():
         if name == "token_embd.weight" and quantize_embedding:
             q = gguf.quants.quantize(a, gguf.GGMLQuantizationType.Q8_0)
@@ -188,9 +189,15 @@ def test_one_pattern_splits_as_llama_cpps_two_passes():
 def test_memgpt_load_by_gguf_path_chats_in_chatml(tiny):
     path, _ = tiny
     bot = memgpt.load(str(path), device="cpu")
+    seen = []
+    forward = bot.engine._forward
+    bot.engine._forward = lambda x, cache: seen.append(x[0].tolist()) or forward(x, cache)
     reply = bot.chat("hello there", max_new_tokens=5, temperature=0)
     assert isinstance(reply, str)
-    hist = bot.tokenizer.decode(bot.engine.history)
+    # the window starts with the base's default system turn, taken from its chat template
+    assert bot.tokenizer.decode(seen[0]).startswith("<|im_start|>system\nYou are tiny.<|im_end|>\n<|im_start|>user\nhello")
+    bot.engine._forward = forward
+    hist = bot.tokenizer.decode(bot.engine.history)  # the stream holds the conversation, not the system turn
     assert hist.startswith("<|im_start|>user\nhello there<|im_end|>\n<|im_start|>assistant\n")
     assert hist.endswith("<|im_end|>\n")  # the controller closes the turn in ChatML
     pieces = list(bot.generate("the the", max_new_tokens=6, temperature=0.9, seed=1, stream=True))

@@ -246,6 +246,7 @@ def run_export_checkpoint(args: argparse.Namespace) -> int:
 
 # ---- commands that live in their own modules ----------------------------------------------
 elsewhere("train", "memgpt.training.train", "train a model on the scratchpad corpus (CPU or CUDA, DDP under torchrun)")
+elsewhere("finetune", "memgpt.training.finetune", "fine-tune a pretrained base to keep notes (LoRA + new token rows; resumable)")
 elsewhere("bpe", "memgpt.training.bpe", "train the byte-level BPE tokenizer on the corpus's text")
 elsewhere("data", "memgpt.training.data", "build token shards of the scratchpad corpus")
 elsewhere("eval", "memgpt.training.evaluate", "evaluate a note-taker on test pools and held-out filler")

@@ -44,6 +44,7 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import codecs
+import inspect
 import logging
 import math
 import time
@@ -198,6 +199,7 @@ class Engine:
         dtype = cfg.dtype or ("bfloat16" if self.device.type == "cuda" else "float32")
         self._amp = lambda: amp_context(self.device.type, dtype)
         self.controls = tokenizer.control_ids
+        self._last_only = "last_only" in inspect.signature(model.forward).parameters
         self._invalid = torch.zeros(model.config.vocab_size, dtype=torch.bool)
         self._invalid[tokenizer.n_vocab:] = True  # padded vocabulary rows: never a real token
         self.gen = torch.Generator().manual_seed(cfg.seed)
@@ -430,7 +432,7 @@ class Engine:
             window = [self.tok.eot]  # nothing to condition on: start as at a document boundary
         self.cache.reset()
         x = torch.tensor([window], dtype=torch.long, device=self.device)
-        logits = self._forward(x, self.cache)[0, -1]
+        logits = self._forward(x, self.cache, last_only=True)[0, -1]
         self._epoch += 1
         self.window = WindowInfo(notes, len(mem_ids), len(window), self.T)
         return logits
@@ -458,9 +460,12 @@ class Engine:
             x[x < kth] = -math.inf
         return int(torch.multinomial(torch.softmax(x, -1), 1, generator=self.gen))
 
-    def _forward(self, x: torch.Tensor, cache: KVCache | None) -> torch.Tensor:
+    def _forward(self, x: torch.Tensor, cache: KVCache | None, last_only: bool = False) -> torch.Tensor:
+        """Logits (B, t, vocab), or with `last_only` (B, 1, vocab) where the model can skip the rest."""
         self.forward_tokens += x.numel()
         with torch.no_grad(), self._amp():
+            if last_only and self._last_only:
+                return self.model(x, cache=cache, last_only=True)[0]
             return self.model(x, cache=cache)[0]
 
     def _file(self, found: list[tuple[int, str, list[int]]], source: str) -> list[Note]:
@@ -577,7 +582,7 @@ class Engine:
         Returns (text, note ids with markers), or None for an unterminated or empty note."""
         room = self.T - self.max_note - 1  # positions the context may use, leaving room for the note
         c = KVCache(self.model.config, 1, self.device)
-        self._forward(torch.tensor([context[-room:]], dtype=torch.long, device=self.device), c)
+        self._forward(torch.tensor([context[-room:]], dtype=torch.long, device=self.device), c, last_only=True)
         t, out = self.tok.scratch, []
         while True:
             logits = self._forward(torch.tensor([[t]], dtype=torch.long, device=self.device), c)[0, -1]

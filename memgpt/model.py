@@ -223,11 +223,9 @@ class GPT(nn.Module):
         n = sum(p.numel() for p in self.parameters())
         return n - self.transformer.wpe.weight.numel() if non_embedding and "wpe" in self.transformer else n
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, weights: torch.Tensor | None = None,
-                cache: KVCache | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """idx (B, t) -> logits (B, t, vocab) and, with targets, the loss.
-        `weights` (B, t) scales each target's loss (0 = not a target); the loss is the weighted
-        mean. With a cache, the t tokens continue from `cache.pos` and the cache advances."""
+    def hidden(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """idx (B, t) -> final normed hidden states (B, t, n_embd), before the output head.
+        With a cache, the t tokens continue from `cache.pos` and the cache advances."""
         B, t = idx.shape
         p = cache.pos if cache is not None else 0
         if p + t > self.config.block_size:
@@ -241,9 +239,20 @@ class GPT(nn.Module):
         x = self.transformer.drop(x)
         for i, block in enumerate(self.transformer.h):
             x = block(x, cache, i, rope)
-        x = self.transformer.ln_f(x)
         if cache is not None:
             cache.pos = p + t
+        return self.transformer.ln_f(x)
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, weights: torch.Tensor | None = None,
+                cache: KVCache | None = None, last_only: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """idx (B, t) -> logits (B, t, vocab) and, with targets, the loss.
+        `weights` (B, t) scales each target's loss (0 = not a target); the loss is the weighted
+        mean. With a cache, the t tokens continue from `cache.pos` and the cache advances.
+        `last_only` gives the last position's logits alone (B, 1, vocab): a prefill needs no more,
+        and a large vocabulary's head would cost more than the rest of a long window."""
+        x = self.hidden(idx, cache)
+        if last_only:
+            x = x[:, -1:]
         logits = self.lm_head(x)
         if targets is None:
             return logits, None

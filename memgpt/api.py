@@ -30,6 +30,13 @@ def _check_str(value: Any, name: str) -> str:
     return value
 
 
+def _check_said(value: Any, name: str) -> str:
+    """A question or message: a str with something in it (an empty one has nothing to answer)."""
+    if not _check_str(value, name).strip():
+        raise ValueError(f"{name} is empty{' (whitespace only)' if value else ''}: there is nothing to answer")
+    return value
+
+
 def _check_sampling(max_new_tokens: Any, temperature: Any, top_k: Any) -> None:
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int):
         raise TypeError(f"max_new_tokens must be an int, not {type(max_new_tokens).__name__}")
@@ -65,16 +72,19 @@ class MemGPT:
 
     def ask(self, question: str, max_new_tokens: int = 32) -> str:
         """Answer `question` greedily from retrieved notes and the recent window. Leaves the stream
-        and the notes unchanged, so many questions can be asked about one reading."""
+        and the notes unchanged, so many questions can be asked about one reading. An empty or
+        whitespace-only question is a ValueError."""
+        _check_said(question, "question")
         _check_sampling(max_new_tokens, 0.0, None)
-        return self.engine.ask(_check_str(question, "question"), max_new_tokens)
+        return self.engine.ask(question, max_new_tokens)
 
     def chat(self, message: str, max_new_tokens: int = 256, temperature: float = 0.7, top_k: int | None = 50,
              seed: int | None = None, stream: bool = False) -> str | Iterator[str]:
         """One chat turn: returns the reply text (or, with stream=True, an iterator of its pieces).
         Notes the model writes in its reply are filed in `memory` (source "chat") and left out of
-        the text. temperature 0 is greedy; `seed` reseeds the sampler for this turn."""
-        _check_str(message, "message")
+        the text. temperature 0 is greedy; `seed` reseeds the sampler for this turn. An empty or
+        whitespace-only message is a ValueError (raised at the call, also with stream=True)."""
+        _check_said(message, "message")
         _check_sampling(max_new_tokens, temperature, top_k)
         it = self.engine.chat_stream(message, max_new_tokens, float(temperature), top_k, seed)
         return it if stream else "".join(it)

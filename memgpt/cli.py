@@ -131,6 +131,8 @@ def run_chat(args: argparse.Namespace) -> int:
             except (EOFError, KeyboardInterrupt):
                 print()
                 return 0
+            if not line.strip():
+                continue  # nothing said: nothing to answer (the API refuses an empty message)
             if line.strip() in ("/quit", "/exit"):
                 return 0
             if line.strip() == "/reset":

@@ -61,10 +61,21 @@ def test_bad_input_types(ckpt):
 def test_empty_strings(ckpt):
     bot = memgpt.load(ckpt)
     assert bot.ingest("") == []
-    assert isinstance(bot.ask(""), str)
-    assert isinstance(bot.chat("", max_new_tokens=4), str)
-    assert isinstance(bot.generate("", max_new_tokens=4), str)
+    assert isinstance(bot.generate("", max_new_tokens=4), str)  # a continuation of nothing: a document start
     assert bot.generate("x", max_new_tokens=0) == ""
+
+
+@pytest.mark.parametrize("text", ["", " ", "\n\t  \n"])
+def test_empty_questions_and_messages_are_a_value_error(ckpt, text):
+    """Issue 27 item 10: chat("") was answered ("I're welcome.")."""
+    bot = memgpt.load(ckpt)
+    with pytest.raises(ValueError, match="question is empty"):
+        bot.ask(text)
+    with pytest.raises(ValueError, match="message is empty"):
+        bot.chat(text)
+    with pytest.raises(ValueError, match="message is empty"):
+        bot.chat(text, stream=True)  # at the call, not at the first piece
+    assert bot.engine.history == [] and bot.engine.forward_tokens == 0
 
 
 def test_user_control_text_never_becomes_control_tokens(ckpt):
@@ -125,8 +136,9 @@ def test_import_memory_does_not_import_torch():
 
 
 def test_core_imports_neither_training_nor_demos():
-    """DESIGN §2: the dependencies run one way. The benchmark is core, so its facts and filler
-    live there too, and the training corpus imports them, never the reverse."""
+    """DESIGN §2: the dependencies run one way. The benchmark is core, so the facts and filler
+    it draws on live in the core too (memgpt/synth), and the training corpus imports them, never
+    the reverse."""
     code = ("import sys, memgpt, memgpt.api, memgpt.cli, memgpt.bench.runner, memgpt.bench.plots, memgpt.bench.cost; "
             "bad = [m for m in sys.modules if m.startswith(('memgpt.training', 'memgpt.demos'))]; "
             "assert not bad, bad")

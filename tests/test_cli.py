@@ -89,10 +89,10 @@ def test_model_commands(ckpt, tmp_path, capsys):
 
 
 def test_chat_repl(ckpt, tmp_path, monkeypatch, capsys):
-    lines = iter(["hello", "/notes", "/reset", "/quit"])
+    lines = iter(["hello", "", "   ", "/notes", "/reset", "/quit"])
     monkeypatch.setattr("builtins.input", lambda prompt="": next(lines))
     assert cli.main(["chat", "--model", ckpt, "--memory", str(tmp_path / "n"), "--max-new-tokens", "4"]) == 0
-    assert "bot> " in capsys.readouterr().out
+    assert capsys.readouterr().out.count("bot> ") == 1  # empty lines are skipped, not answered
 
 
 def test_export_checkpoint(ckpt, tmp_path, capsys):

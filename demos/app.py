@@ -1,6 +1,6 @@
 """The Gradio demo: chat with the model beside its notebook.
 
-    memgpt demo [--host 127.0.0.1] [--port 7860] [--data DIR] [--share] [--multi-user] [--checkpoint DIR]
+    memgpt demo [--host 127.0.0.1] [--port 7860] [--data DIR] [--share] [--multi-user] [--model NAME|PATH]
     python -m memgpt.demos ...                      (the same)
 
 Left: the chat, streamed token by token. Under each reply a "memory used" box lists the notes the
@@ -9,8 +9,16 @@ Right: the notebook. Every note with its id, text, time and source; a note shows
 the model writes it. Search, edit, delete, delete all (with confirmation), export as JSONL, and
 add a note by hand. "New conversation" clears the window and keeps the notes.
 
-Persistence: notes live in a `NoteStore` under DIR/notes (sqlite + FAISS), so they survive a
-restart. DIR defaults to $MEMGPT_DEMO_DIR or ~/.memgpt/demo.
+Persistence: notes live in a `NoteStore` (sqlite + FAISS) in DIR/notes (`notes_dir`), so they
+survive a restart. DIR is --data, else $MEMGPT_DEMO_DIR, else ~/.memgpt/demo: the notes are in
+~/.memgpt/demo/notes by default, and the CLI reads and writes the same notebook with
+`--memory ~/.memgpt/demo/notes` (the single-user notebook is its default session). The demo
+prints that directory when it starts.
+
+Messages: an empty one gets a warning, not a reply; one longer than MAX_MESSAGE_CHARS is refused
+with a message saying so (the text box does not cut it: a cut paste would lose its end silently).
+The model sees only the end of a long message (its window holds `block_size` tokens); a long text
+is for `memgpt ingest FILE --memory DIR/notes`, which reads any length and files the notes here.
 
 Who sees what:
 - single-user (the default on a loopback host): one notebook, session "default" of the store.
@@ -57,7 +65,7 @@ STORAGE_KEY = "memgpt-notebook"
 PANEL_LIMIT = 200        # notes shown in the panel (newest first); search reaches the rest
 SEARCH_K = 50            # results of a notebook search
 MAX_SESSIONS = 64        # chat windows kept in memory (least recently used dropped first)
-MAX_MESSAGE_CHARS = 4000 # longest chat message accepted
+MAX_MESSAGE_CHARS = 4000 # longest chat message accepted (longer ones are refused, never cut)
 MAX_NOTE_CHARS = 1000    # longest note a person may type
 DEFAULT_TEMPERATURE = 0.0  # greedy: a small model's answers are copies from its notes; sampling garbles them
 MAX_TRANSCRIPT = 400     # chat messages kept for redisplay after a reload (the window is the engine's)
@@ -66,6 +74,11 @@ MAX_TRANSCRIPT = 400     # chat messages kept for redisplay after a reload (the 
 def default_data_dir() -> str:
     """$MEMGPT_DEMO_DIR, else ~/.memgpt/demo."""
     return os.environ.get(DATA_ENV) or os.path.join(os.path.expanduser("~"), ".memgpt", "demo")
+
+
+def notes_dir(data_dir: str) -> str:
+    """The note store of a demo directory: what the CLI's `--memory` takes to share its notes."""
+    return os.path.join(data_dir, "notes")
 
 
 def is_loopback(host: str) -> bool:
@@ -195,7 +208,7 @@ class Backend:
         os.makedirs(self.data_dir, exist_ok=True)
         self.multi_user = bool(multi_user)
         self.config = config or EngineConfig()
-        self.store = NoteStore(os.path.join(self.data_dir, "notes"))
+        self.store = NoteStore(notes_dir(self.data_dir))
         self.scratch = NoteStore()  # API connections without a notebook id (multi-user only)
         self.max_sessions = max_sessions
         self._sessions: OrderedDict[str, Session] = OrderedDict()
@@ -206,7 +219,7 @@ class Backend:
     @classmethod
     def from_checkpoint(cls, checkpoint: str | None, data_dir: str, multi_user: bool = False,
                         device: str | None = None) -> "Backend":
-        """Load a checkpoint (None: the bundled default model) through `memgpt.load`."""
+        """Load a model by name or path (None: the default model) through `memgpt.load`."""
         import memgpt
         from memgpt.memory.store import NoteStore
 
@@ -337,7 +350,7 @@ class Backend:
         if not isinstance(message, str) or not message.strip():
             raise ValueError("type a message first")
         if len(message) > MAX_MESSAGE_CHARS:
-            raise ValueError(f"a message may be at most {MAX_MESSAGE_CHARS} characters")
+            raise ValueError(self.too_long(message))
         if not s.lock.acquire(blocking=False):
             raise BusyError("this notebook is already answering (another tab?); wait for that reply")
         s.generating = True
@@ -362,6 +375,15 @@ class Backend:
         finally:
             s.generating = False
             s.lock.release()
+
+    def too_long(self, message: str) -> str:
+        """Why a message over MAX_MESSAGE_CHARS is refused, and what to do with a long text."""
+        msg = (f"This message has {len(message):,} characters; a message may be at most {MAX_MESSAGE_CHARS:,} "
+               f"(the model's window holds {_block(self)} tokens). Nothing was sent.")
+        if not self.multi_user:
+            msg += (f" To have the model read a long text into this notebook: "
+                    f"memgpt ingest FILE --memory {notes_dir(self.data_dir)}")
+        return msg
 
     def window(self, s: Session) -> str:
         """The gauge for this session's window (live while a reply is being decoded)."""
@@ -425,6 +447,8 @@ CSS = """
 .memgpt-memory { margin: 0; padding-left: 1.2em; }
 """
 
+EMPTY_MESSAGE = "Type a message first: an empty message gets no reply."
+
 INTRO = ("**memgpt** writes notes while you chat; the controller files them in its notebook (right) "
          "and puts the relevant ones back into its small window before each reply.")
 
@@ -470,8 +494,8 @@ def build_app(backend: Backend):
                                      feedback_options=None, buttons=["copy", "copy_all"], elem_id="memgpt-chat")
                 with gr.Row():
                     msg = gr.Textbox(placeholder="Say something… e.g. “Hi, I'm Ada.”", show_label=False,
-                                     scale=5, lines=1, max_lines=6, max_length=MAX_MESSAGE_CHARS,
-                                     elem_id="memgpt-msg", autofocus=True)
+                                     scale=5, lines=1, max_lines=6, elem_id="memgpt-msg", autofocus=True)
+                    # no max_length: the browser would cut a long paste without a word; turn() refuses it
                     send = gr.Button("Send", variant="primary", scale=1, min_width=80, elem_id="memgpt-send")
                 gauge = gr.HTML(backend.window(session(None)) if not multi else render_gauge(0, 0, _block(backend), 0),
                                 label="Window", elem_id="memgpt-gauge")
@@ -523,6 +547,7 @@ def build_app(backend: Backend):
             yield after a note is filed, so notes appear while the reply is still streaming."""
             keep = gr.skip()
             if not message or not message.strip():
+                gr.Warning(EMPTY_MESSAGE)
                 yield keep, keep, keep, keep, keep, keep
                 return
             s = session(nb)
@@ -682,10 +707,12 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="address to bind (default: %(default)s; a non-loopback host implies --multi-user)")
     p.add_argument("--port", type=int, default=7860, help="port (default: %(default)s; 0 = any free port)")
     p.add_argument("--data", metavar="DIR", default=None,
-                   help=f"where notes persist (default: ${DATA_ENV} or ~/.memgpt/demo)")
+                   help=f"the demo's directory; notes persist in DIR/notes, which the CLI shares with "
+                        f"--memory DIR/notes (default: ${DATA_ENV} or ~/.memgpt/demo)")
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link (implies --multi-user)")
     p.add_argument("--multi-user", action="store_true", help="a separate notebook for each browser")
-    p.add_argument("--checkpoint", metavar="DIR", default=None, help="checkpoint directory (default: the bundled model)")
+    p.add_argument("--model", "--checkpoint", dest="model", metavar="NAME|PATH", default=None,
+                   help="tiny, smollm2-base, default, a checkpoint directory or a .gguf file (default: the default model)")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available, else cpu)")
     return p
 
@@ -700,7 +727,7 @@ def serve(args: argparse.Namespace):
     Returns (demo, backend, local_url)."""
     multi = wants_multi_user(args)
     data = os.path.abspath(os.path.expanduser(args.data or default_data_dir()))
-    backend = Backend.from_checkpoint(args.checkpoint, data, multi_user=multi, device=args.device)
+    backend = Backend.from_checkpoint(args.model, data, multi_user=multi, device=args.device)
     try:
         demo = build_app(backend)
         port = args.port if args.port else _free_port(args.host)
@@ -717,8 +744,10 @@ def serve(args: argparse.Namespace):
     print(f"memgpt demo: {local_url}{where}", flush=True)
     if share_url:
         print(f"memgpt demo: public link {share_url}", flush=True)
-    print(f"memgpt demo: notes in {os.path.join(data, 'notes')}; "
+    print(f"memgpt demo: notes in {notes_dir(data)}; "
           f"{'one notebook per browser' if multi else 'one notebook (single user)'}. Ctrl-C stops.", flush=True)
+    if not multi:
+        print(f"memgpt demo: the CLI shares them: memgpt ask QUESTION --memory {notes_dir(data)}", flush=True)
     return demo, backend, local_url
 
 

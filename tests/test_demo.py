@@ -99,7 +99,7 @@ def checkpoint(tmp_path_factory) -> str:
 @pytest.fixture(scope="module")
 def single(checkpoint, tmp_path_factory):
     """`memgpt demo` as the CLI starts it (loopback, single user), on a free port."""
-    args = parse("--checkpoint", checkpoint, "--data", str(tmp_path_factory.mktemp("single")), "--port", "0",
+    args = parse("--model", checkpoint, "--data", str(tmp_path_factory.mktemp("single")), "--port", "0",
                  "--device", "cpu")
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -138,6 +138,8 @@ def test_cli_serves_on_loopback_and_prints_url(single):
     assert url.startswith("http://127.0.0.1:")
     assert f"memgpt demo: {url}" in printed
     assert "single user" in printed and not backend.multi_user
+    # where the notes are, and how the CLI shares them (issue 27 item 8)
+    assert f"memgpt ask QUESTION --memory {os.path.join(backend.data_dir, 'notes')}" in printed
 
 
 def test_chat_and_notes_api(single):
@@ -245,19 +247,62 @@ def test_ui_chat_streams_and_shows_the_note_while_replying(scripted):
     steps = list(on_chat("What is my name?", None, 0.0, 64))
     mem = steps[-1][0][-2]
     assert mem["metadata"]["title"].startswith("Memory used: ") and NOTE in mem["content"]
-    # an empty message changes nothing (one yield of skips)
-    assert len(list(on_chat("  ", None, 0.7, 64))) == 1
+    # an empty message changes nothing (one yield of skips) and says why (issue 27 item 10)
+    with pytest.warns(UserWarning, match="Type a message first"):
+        assert len(list(on_chat("  ", None, 0.7, 64))) == 1
 
 
 def test_oversized_input_is_refused(scripted):
     s = scripted.session_for()
     with pytest.raises(ValueError, match="at most"):
         next(scripted.turn(s, "x" * (demo_app.MAX_MESSAGE_CHARS + 1)))
+    assert next(scripted.turn(s, "x" * demo_app.MAX_MESSAGE_CHARS)) == ("", [])  # the limit itself goes in
     with pytest.raises(NotebookError, match="at most"):
         scripted.add_note(s, "x" * (demo_app.MAX_NOTE_CHARS + 1))
     with pytest.raises(NotebookError):
         scripted.add_note(s, " \n ")
     assert scripted.add_note(s, "two\nlines").text == "two lines"  # notes are one line, as the model's
+
+
+def test_a_long_paste_is_refused_with_a_message_never_cut(scripted):
+    """Issue 27 item 9: the text box's max_length cut a 20,000-character paste to 4,000 silently."""
+    demo = build_app(scripted)
+    box = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "memgpt-msg")
+    assert box.max_length is None  # the browser passes the whole paste on
+    paste = "The pass key is 48213. " * 870  # 20,010 characters
+    s = scripted.session_for()
+    with pytest.raises(ValueError) as e:
+        next(scripted.turn(s, paste))
+    msg = str(e.value)
+    assert "20,010 characters" in msg and "at most 4,000" in msg and "Nothing was sent" in msg
+    assert f"memgpt ingest FILE --memory {os.path.join(scripted.data_dir, 'notes')}" in msg
+    assert s.messages == [] and s.bot.engine.history == []
+    import gradio as gr
+    with pytest.raises(gr.Error, match="20,010 characters"):  # the UI shows the message
+        list(handler(demo, "on_chat")(paste, None, 0.0, 64))
+
+
+def test_the_cli_shares_the_demos_notes_where_the_readme_says(scripted, tmp_path, monkeypatch, capsys):
+    """Issue 27 item 8: the README's `--memory ~/.memgpt/demo` opened a second, empty store."""
+    from memgpt import cli
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv(demo_app.DATA_ENV, raising=False)
+    default = demo_app.notes_dir(demo_app.default_data_dir())
+    assert default == os.path.join(str(tmp_path / "home"), ".memgpt", "demo", "notes")
+    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    assert "--memory ~/.memgpt/demo/notes" in readme and "--memory ~/.memgpt/demo`" not in readme
+    assert "--memory ~/.memgpt/demo " not in readme
+    # what the demo files, the CLI reads from the demo's notes directory
+    for _ in scripted.turn(scripted.session_for(), "Hi, I'm Ada."):
+        pass
+    capsys.readouterr()
+    assert cli.main(["notes", "list", "--memory", demo_app.notes_dir(scripted.data_dir)]) == 0
+    assert NOTE in capsys.readouterr().out
+    # the demo's directory itself is not a store: the error names the one to open
+    assert cli.main(["notes", "list", "--memory", scripted.data_dir]) == 2
+    err = capsys.readouterr().err
+    assert demo_app.notes_dir(scripted.data_dir) in err and len(err.strip().splitlines()) == 1
 
 
 def test_new_conversation_clears_window_keeps_notes(scripted):
@@ -358,7 +403,9 @@ def test_multi_user_is_implied_by_share_or_a_public_host():
     assert demo_app.wants_multi_user(parse("--host", "0.0.0.0"))
     assert demo_app.wants_multi_user(parse("--host", "example.org"))
     a = parse()
-    assert (a.host, a.port, a.share, a.data) == ("127.0.0.1", 7860, False, None)
+    assert (a.host, a.port, a.share, a.data, a.model) == ("127.0.0.1", 7860, False, None, None)
+    assert parse("--model", "smollm2-base").model == "smollm2-base"
+    assert parse("--checkpoint", "runs/x").model == "runs/x"  # the old flag, an alias
 
 
 def test_default_data_dir_is_per_user(monkeypatch):

@@ -38,11 +38,23 @@ Decisions worth knowing:
   document length. Its notes are filed at the end in document order, so store chronology is
   reading order. `generate()` reads its prompt the same way, so facts in a prompt get notes.
 - `max_new_tokens` bounds every sampled token, notes included, so the work of a call is bounded.
+- Notes are bounded whatever the model does. A note is cut at `max_note_tokens` in every path
+  (decoding and ingest). A chat turn (or a generation) files at most `max_notes_per_turn` notes:
+  past that, a sampled `<|scratch|>` is refused and the model's next choice taken instead. Ingest
+  opens at most `max_notes_per_1k` notes, and of those at most `max_failed_notes_per_1k` that came
+  to nothing (unterminated or empty), in any 1000 consecutive document tokens: past that, the
+  model's openings are read as plain text. Each opening costs a window and a note's decode, so
+  this bounds ingest's work per token (a model that opened a note at every token and never
+  closed it cost ~200 positions per token, 1.1 normally). Refused openings are counted
+  (`notes_dropped`, `IngestStats.notes_dropped`) and logged once per call. The defaults sit above
+  what a good model writes: RULER's niah_multikey_2 (a haystack of needles) earns ~43 notes per
+  1000 tokens, bAbI qa3 14 in a 1k document, a chat turn one or two.
 - `Note.position` is the note's offset in the engine's stream (chat/generate), or for ingest the
   stream offset where the document began plus the document-token offset right after the fact.
 """
 from __future__ import annotations
 
+import bisect
 import codecs
 import inspect
 import logging
@@ -78,6 +90,9 @@ class EngineConfig:
     note_threshold: float = 0.5       # ingest opens a note where <|scratch|> is the argmax (as greedy decoding
                                       # would) or p(<|scratch|>) > this; below 0.5 it costs a softmax per position
     max_note_tokens: int = MAX_NOTE_TOKENS  # longest note; capped at block_size // 2 - 2 for tiny blocks
+    max_notes_per_turn: int | None = 8      # notes a chat turn (or a generation's continuation) may file; None: no bound
+    max_notes_per_1k: int | None = 64       # notes ingest may open in any 1000 document tokens; None: no bound
+    max_failed_notes_per_1k: int | None = 4  # of those, unterminated or empty ones (a runaway costs the most)
     session: str = "default"          # notebook that notes are filed in and retrieved from
     seed: int = 0                     # seed of the sampling generator
     device: str | None = None         # None: the model's device
@@ -112,6 +127,7 @@ class IngestStats:
     notes: int
     seconds: float
     forward_tokens: int  # token positions run through the model (work done)
+    notes_dropped: int = 0  # note openings refused by the bounds (`max_notes_per_1k`, `max_failed_notes_per_1k`)
 
     @property
     def tokens_per_s(self) -> float:
@@ -132,6 +148,7 @@ class _Run:
     note_logits: torch.Tensor | None = None  # logits that produced <|scratch|> (to resume from)
     stop: int | None = None       # the control token that ended the run, if one did
     filed: list[Note] = field(default_factory=list)
+    dropped: int = 0              # <|scratch|> samples refused by `max_notes_per_turn`
 
 
 @dataclass
@@ -141,6 +158,33 @@ class _Stream:
     cursor: int       # next document token to read
     stop: int         # end of the segment
     tail: list[int]   # the most recent tokens of this stream (document and notes), at most 2 blocks
+
+
+NOTE_SPAN = 1000  # document tokens over which ingest's note bounds count
+
+
+@dataclass
+class _NoteBounds:
+    """Document offsets where one ingest opened notes (all of them; those that failed), sorted."""
+
+    opened: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    dropped: int = 0
+
+
+def fits(marks: Sequence[int], p: int, cap: int | None, span: int = NOTE_SPAN) -> bool:
+    """Whether one more mark at `p` keeps every `span` consecutive positions at `cap` marks or
+    fewer (`marks` sorted). Streams mark out of document order, so both sides of `p` count."""
+    if cap is None:
+        return True
+    near = list(marks[bisect.bisect_right(marks, p - span):bisect.bisect_left(marks, p + span)])
+    bisect.insort(near, p)
+    for i, a in enumerate(near):  # the fullest span holding p starts at one of these marks
+        if a > p:
+            break
+        if bisect.bisect_left(near, a + span) - i > cap:
+            return False
+    return True
 
 
 def rank_hits(hits: Sequence[tuple[Note, float]], margin: float) -> list[tuple[Note, float]]:
@@ -191,6 +235,10 @@ class Engine:
             raise ValueError(f"ingest_carry {self.carry} must be in [0, {T})")
         if cfg.ingest_batch < 1:
             raise ValueError("ingest_batch must be at least 1")
+        for name in ("max_notes_per_turn", "max_notes_per_1k", "max_failed_notes_per_1k"):
+            v = getattr(cfg, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+                raise ValueError(f"{name} must be None or an int >= 0, got {v!r}")
         if cfg.device is not None:
             self.device = torch.device(cfg.device)
         else:
@@ -213,6 +261,7 @@ class Engine:
         self.audit: list[tuple[tuple[int, ...], Note]] = []
         self.last_ingest: IngestStats | None = None
         self.forward_tokens = 0        # token positions run through the model, ever
+        self.notes_dropped = 0         # note openings refused by the bounds on notes, ever
 
     # ---- public ------------------------------------------------------------------------
     @property
@@ -287,6 +336,7 @@ class Engine:
             finally:
                 if run.note_start >= 0:
                     self._abandon_note(run, "reply ended inside a note", resume=False)
+                self._report_dropped(run)
                 self.history += self.tok.turn_end  # the controller closes the turn, whatever stopped it
                 self._finish()
 
@@ -301,6 +351,7 @@ class Engine:
             finally:
                 if run.note_start >= 0:
                     self._abandon_note(run, "generation ended inside a note", resume=False)
+                self._report_dropped(run)
                 if run.stop == self.tok.eot:
                     self.history.append(self.tok.eot)  # a document boundary is the model's to write
                 self._finish()
@@ -356,6 +407,9 @@ class Engine:
         for _ in range(max_new_tokens):
             t = self._sample(logits, temperature, top_k, ban_scratch=ban)
             ban = False
+            if t == self.tok.scratch and run.note_start < 0 and not self._may_open(run):
+                run.dropped += 1  # the turn has filed its notes: take the model's next choice
+                t = self._sample(logits, temperature, top_k, ban_scratch=True)
             if run.note_start >= 0:  # inside a note
                 if t == self.tok.scratch_end and self._close_note(run):
                     pass  # filed; <|/scratch|> is fed below
@@ -376,6 +430,17 @@ class Engine:
                 run.stream.append(t)
                 yield t
             logits = self._step(run, t)
+
+    def _may_open(self, run: _Run) -> bool:
+        """Whether the run may open another note (`max_notes_per_turn`; a run that files none may)."""
+        cap = self.cfg.max_notes_per_turn
+        return run.source is None or cap is None or len(run.filed) < cap
+
+    def _report_dropped(self, run: _Run) -> None:
+        if run.dropped:
+            self.notes_dropped += run.dropped
+            log.warning("memgpt: refused %d note(s) beyond max_notes_per_turn=%d in one turn",
+                        run.dropped, self.cfg.max_notes_per_turn)
 
     def _note_len(self, run: _Run) -> int:
         return len(run.stream) - run.note_start - 1
@@ -500,31 +565,43 @@ class Engine:
         t0, work0 = time.perf_counter(), self.forward_tokens
         base = self.position
         streams = self._split(ids)
+        bounds = _NoteBounds()
         found: list[tuple[int, str, list[int]]] = []  # (position, text, ids)
         try:
             with tqdm(total=len(ids), unit="tok", desc="ingest", disable=not progress, dynamic_ncols=True) as bar:
                 while active := [s for s in streams if s.cursor < s.stop]:
-                    found += self._read_step(ids, active, base, bar)
+                    found += self._read_step(ids, active, base, bar, bounds)
         finally:
             found.sort(key=lambda f: f[0])
             filed = self._file(found, "ingest")
+            if bounds.dropped:
+                self.notes_dropped += bounds.dropped
+                log.warning("memgpt: ingest refused %d note opening(s) beyond max_notes_per_1k=%s "
+                            "(max_failed_notes_per_1k=%s) in %d tokens", bounds.dropped, self.cfg.max_notes_per_1k,
+                            self.cfg.max_failed_notes_per_1k, len(ids))
         self.history = _last(streams[-1].tail, self.T)
         self._base = base + len(ids) + sum(len(f[2]) for f in found) - len(self.history)
-        self.last_ingest = IngestStats(len(ids), len(filed), time.perf_counter() - t0, self.forward_tokens - work0)
+        self.last_ingest = IngestStats(len(ids), len(filed), time.perf_counter() - t0, self.forward_tokens - work0,
+                                       bounds.dropped)
         return filed
 
-    def _read_step(self, ids: list[int], active: list[_Stream], base: int, bar: tqdm) -> list[tuple[int, str, list[int]]]:
+    def _read_step(self, ids: list[int], active: list[_Stream], base: int, bar: tqdm,
+                   bounds: _NoteBounds) -> list[tuple[int, str, list[int]]]:
         """One batched forward over every active stream's window; each stream accepts document
-        tokens up to where the model would open a note, and writes that note there."""
+        tokens up to where the model would open a note (and the bounds let it), and writes that
+        note there."""
         windows = [self._ingest_window(ids, s) for s in active]
         logits = self._forward_windows([w for w, _ in windows])
         found = []
-        for s, (w, c), j in zip(active, windows, self._openings(logits, windows)):
+        for s, (w, c), opens in zip(active, windows, self._openings(logits, windows)):
+            j = self._admit(s, c, opens, bounds)
             end = len(w) if j < 0 else j + 1
             s.tail += w[c:end]
             s.cursor += end - c
             bar.update(end - c)
             note = self._write_note(w[:end]) if j >= 0 else None
+            if j >= 0 and note is None:
+                bisect.insort(bounds.failed, s.cursor)
             if note is not None:
                 s.tail += note[1]  # the note follows its fact inline, as in training
                 found.append((base + s.cursor, *note))
@@ -555,8 +632,19 @@ class Engine:
             x[i, :len(w)] = torch.tensor(w, dtype=torch.long)
         return self._forward(x.to(self.device), None)
 
-    def _openings(self, logits: torch.Tensor, windows: list[tuple[list[int], int]]) -> list[int]:
-        """Per row, the first new position after which the model would open a note, or -1."""
+    def _admit(self, s: _Stream, c: int, opens: list[int], bounds: _NoteBounds) -> int:
+        """The first of a window's openings (`opens`, window indices; `c` carried tokens) that the
+        bounds on notes admit, marked as opened; -1 if none. Refused ones are counted."""
+        for j in opens:
+            p = s.cursor + j + 1 - c  # document offset right after the opening token
+            if fits(bounds.opened, p, self.cfg.max_notes_per_1k) and fits(bounds.failed, p, self.cfg.max_failed_notes_per_1k):
+                bisect.insort(bounds.opened, p)
+                return j
+            bounds.dropped += 1
+        return -1
+
+    def _openings(self, logits: torch.Tensor, windows: list[tuple[list[int], int]]) -> list[list[int]]:
+        """Per row, the new positions after which the model would open a note, in order."""
         start = min(c for _, c in windows)  # carried positions were checked in the previous window
         logits = logits[:, start:]
         s = logits[..., self.tok.scratch].float()
@@ -574,8 +662,10 @@ class Engine:
         lo = torch.tensor([c for _, c in windows], device=logits.device)
         hi = torch.tensor([len(w) for w, _ in windows], device=logits.device)
         opened &= (pos >= lo[:, None]) & (pos < hi[:, None])  # only new tokens, never padding
-        first = opened.int().argmax(1) + start  # index of the first True
-        return [f if a else -1 for f, a in zip(first.tolist(), opened.any(1).tolist())]
+        out: list[list[int]] = [[] for _ in windows]
+        for row, j in opened.nonzero().tolist():  # row-major: each row's positions in order
+            out[row].append(j + start)
+        return out
 
     def _write_note(self, context: list[int]) -> tuple[str, list[int]] | None:
         """Prefill `context`, force <|scratch|> and decode greedily to <|/scratch|>.

@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from memgpt.controller import Engine, EngineConfig, rank_hits
+from memgpt.controller import NOTE_SPAN, Engine, EngineConfig, fits, rank_hits
 from memgpt.memory.note import Note
 from memgpt.memory.store import NoteStore
 from memgpt.model import GPT, GPTConfig
@@ -476,6 +476,92 @@ def test_config_validation():
         make(mem_budget=T)
     with pytest.raises(ValueError, match="ingest_carry"):
         make(ingest_carry=T)
+    for name in ("max_notes_per_turn", "max_notes_per_1k", "max_failed_notes_per_1k"):
+        with pytest.raises(ValueError, match=name):
+            make(**{name: -1})
+
+
+# ---- bounds on notes (issue 27 item 6) ------------------------------------------------------------
+RUNAWAY = {F: TOK.scratch, TOK.scratch: A, A: A}          # opens a note after every token, never closes it
+EVERY_TOKEN = {F: TOK.scratch, **NOTE_RULES}              # a well-formed note after every token
+
+
+def test_fits_counts_every_span_on_both_sides():
+    assert fits([], 5, 1) and not fits([], 5, 0) and fits([1] * 50, 5, None)
+    marks = [100, 200, 300]
+    assert not fits(marks, 1050, 3)      # [100, 1099] would hold all four
+    assert fits(marks, 1150, 3)          # 100 is out of every span holding 1150
+    assert not fits(marks, 1150, 2)      # [200, 1199] would hold 200, 300 and 1150
+    assert fits(marks, 1300, 1)          # every span holding 1300 starts after 300
+    assert not fits([1000, 1100], 500, 2)  # marks after p count too (streams read out of order)
+    assert fits([1500, 1600], 500, 2)
+
+
+def runaway_work(n_tokens: int, rules=RUNAWAY, **cfg) -> tuple[float, Engine, list]:
+    eng, model, _ = make(rules, ingest_batch=4, **cfg)
+    notes = eng.ingest(TOK.decode([F] * n_tokens))
+    return model.forward_tokens / n_tokens, eng, notes
+
+
+def test_a_note_that_never_closes_costs_bounded_work_per_token(caplog):
+    # Unbounded, every token opened a 64-token note that was then discarded: ~2 windows of work per
+    # document token (T = 64 here; ~200 positions per token at block 256), rising with length.
+    with caplog.at_level(logging.WARNING, logger="memgpt.controller"):
+        short, eng, notes = runaway_work(10 * T)
+    assert "max_notes_per_1k" in caplog.text
+    # what the bound costs: the first max_failed_notes_per_1k openings (of any 1000 tokens) are tried
+    tried = caplog.text.count("discarded an unterminated note while reading")
+    assert tried == EngineConfig().max_failed_notes_per_1k
+    long, _, _ = runaway_work(40 * T)
+    reading = T / (T - eng.carry)  # the cost of reading alone
+    assert notes == [] and short < reading + 1.0 and long < reading + 1.0
+    assert eng.last_ingest.notes_dropped == eng.notes_dropped == 10 * T - tried
+
+
+def test_a_note_after_every_token_is_bounded_per_1000_tokens():
+    n = 3 * NOTE_SPAN
+    per_token, eng, notes = runaway_work(n, EVERY_TOKEN)
+    cap = EngineConfig().max_notes_per_1k
+    offsets = [nt.position for nt in notes]  # document offsets (the stream began empty)
+    assert all(sum(a <= b < a + NOTE_SPAN for b in offsets) <= cap for a in offsets)
+    assert cap * 2 < len(notes) <= cap * 3
+    assert eng.last_ingest.notes_dropped == n - len(notes)
+    assert per_token < 2 * T * cap / NOTE_SPAN + 2  # two windows per note at most, plus reading
+    # no bound: a note after every token, as before
+    _, eng, notes = runaway_work(NOTE_SPAN // 4, EVERY_TOKEN, max_notes_per_1k=None)
+    assert len(notes) == NOTE_SPAN // 4 and eng.notes_dropped == 0
+
+
+def test_a_well_behaved_reading_is_unchanged_by_the_bounds():
+    doc = [F] * (20 * T)
+    for i in range(5, len(doc), 37):  # 27 notes per 1000 tokens: under the default bound
+        doc[i] = K
+    runs = []
+    for cfg in ({}, {"max_notes_per_1k": None, "max_failed_notes_per_1k": None}):
+        eng, model, _ = make({K: TOK.scratch, **NOTE_RULES}, ingest_batch=4, **cfg)
+        notes = eng.ingest(TOK.decode(doc))
+        runs.append(([n.position for n in notes], model.calls, eng.notes_dropped))
+    assert runs[0] == runs[1] and runs[0][2] == 0 and len(runs[0][0]) == len(range(5, len(doc), 37))
+
+
+def test_a_chat_turn_files_at_most_max_notes_per_turn(caplog):
+    rules = {TOK.assistant: TOK.scratch, **NOTE_RULES, TOK.scratch_end: R, R: TOK.scratch}  # note, " blue", note, ...
+    eng, _, _ = make(rules)
+    seen = []
+    eng.note_listeners.append(seen.append)
+    with caplog.at_level(logging.WARNING, logger="memgpt.controller"):
+        reply = eng.chat("hi", max_new_tokens=200, temperature=0)
+    cap = EngineConfig().max_notes_per_turn
+    assert len(seen) == cap and eng.notes_dropped > 0 and "max_notes_per_turn" in caplog.text
+    # past the bound the model's next choice is taken: " blue" after every refused note
+    assert reply.startswith(" blue" * cap) and len(reply) > len(" blue" * cap)
+    eng.chat("again", max_new_tokens=40, temperature=0)  # the bound is per turn
+    assert len(seen) == 2 * cap
+    eng, _, _ = make(rules, max_notes_per_turn=None)
+    eng.note_listeners.append(seen.append)
+    seen.clear()
+    eng.chat("hi", max_new_tokens=200, temperature=0)
+    assert len(seen) > cap and eng.notes_dropped == 0
 
 
 def test_clean_note_text_is_filed():

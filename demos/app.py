@@ -702,6 +702,8 @@ def launch(demo, host: str = "127.0.0.1", port: int | None = 7860, share: bool =
 # ---- command line ------------------------------------------------------------------------------
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """`memgpt demo`'s arguments (the subcommand is wired in memgpt.cli)."""
+    from memgpt.cli import add_model_argument
+
     p.description = __doc__.splitlines()[0]
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default: %(default)s; a non-loopback host implies --multi-user)")
@@ -711,8 +713,7 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         f"--memory DIR/notes (default: ${DATA_ENV} or ~/.memgpt/demo)")
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link (implies --multi-user)")
     p.add_argument("--multi-user", action="store_true", help="a separate notebook for each browser")
-    p.add_argument("--model", "--checkpoint", dest="model", metavar="NAME|PATH", default=None,
-                   help="tiny, smollm2-base, default, a checkpoint directory or a .gguf file (default: the default model)")
+    add_model_argument(p)
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available, else cpu)")
     return p
 

@@ -1,7 +1,7 @@
 """End-to-end in one command: the bundled model reads a long document with facts buried in it,
 writes its own notes, and answers questions about facts that left its window long ago.
 
-    python -m memgpt.demos.quickstart [--tokens 20000] [--seed N]
+    python -m memgpt.demos.quickstart [--tokens 20000] [--seed N] [--model NAME|PATH]
 """
 from __future__ import annotations
 
@@ -27,14 +27,20 @@ def build_document(rng: random.Random, n_tokens: int, tok) -> tuple[str, list[tu
     return " ".join(sents), qa
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
+    from memgpt.cli import add_model_argument
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tokens", type=int, default=20_000, help="document length in tokens")
     ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--checkpoint", default=None)
-    args = ap.parse_args(argv)
+    add_model_argument(ap)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     seed = args.seed if args.seed is not None else random.randrange(10**6)
-    bot = memgpt.load(args.checkpoint)
+    bot = memgpt.load(args.model)
     doc, qa = build_document(random.Random(seed), args.tokens, bot.tokenizer)
     n = len(bot.tokenizer.encode_text(doc))
     block = bot.model.config.block_size

@@ -59,9 +59,11 @@ STORE_ARGS = [
         help=f"note store directory (default: ${MEMORY_ENV} or ~/.memgpt/notes; '{IN_MEMORY}' for a throwaway store)"),
     arg("--session", default="default", help="notebook within the store (default: %(default)s)"),
 ]
+MODEL_ARG = arg("--model", "--checkpoint", dest="model", metavar="NAME|PATH", default=None,
+                help="tiny, smollm2-base, default, a checkpoint directory or a .gguf file (default: the default "
+                     "model); --checkpoint is the same flag")
 MODEL_ARGS = STORE_ARGS + [
-    arg("--model", "--checkpoint", dest="model", metavar="NAME|PATH", default=None,
-        help="tiny, smollm2-base, default, a checkpoint directory or a .gguf file (default: the default model)"),
+    MODEL_ARG,
     arg("--device", default=None, help="cpu, cuda, ... (default: cuda if available, else cpu)"),
 ]
 SAMPLING_ARGS = [
@@ -70,6 +72,13 @@ SAMPLING_ARGS = [
     arg("--top-k", type=int, default=50, help="sample from the k likeliest tokens; 0 = all (default: %(default)s)"),
     arg("--seed", type=int, default=None, help="seed of the sampler"),
 ]
+
+
+def add_model_argument(p: argparse.ArgumentParser) -> None:
+    """`--model NAME|PATH` (alias `--checkpoint`, into `args.model`): every command that loads a
+    model takes it so; `memgpt.load` and `memgpt.models.load_model` resolve it."""
+    flags, kwargs = MODEL_ARG
+    p.add_argument(*flags, **kwargs)
 
 
 def command(name: str, help: str, *arguments: tuple[tuple, dict]):

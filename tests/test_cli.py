@@ -162,3 +162,25 @@ def test_train_takes_kebab_flags_and_the_old_spelling():
 
     assert parse_config(["--max-tokens", "1e6", "--n-layer", "2"]) == parse_config(["--max_tokens", "1e6", "--n_layer", "2"])
     assert parse_config(["--max_tokens", "1e6"]).max_tokens == 1e6
+
+
+def test_every_command_that_loads_a_model_takes_model_with_checkpoint_its_alias():
+    """chat, ask, ingest, generate, eval, bench, demo and the quickstart: --model NAME|PATH, and the
+    old --checkpoint lands in the same place."""
+    import argparse
+
+    from memgpt.demos import quickstart
+
+    parsers = {}
+    for name in ("chat", "ask", "ingest", "generate", "eval", "bench", "demo"):
+        p = argparse.ArgumentParser()
+        cli.COMMANDS[name].add_arguments(p)
+        parsers[name] = p
+    parsers["quickstart"] = quickstart.build_parser()
+    extra = {"ask": ["q"], "ingest": ["f.txt"], "generate": ["p"]}
+    for name, p in parsers.items():
+        rest = extra.get(name, [])
+        assert p.parse_args(rest).model is None, name
+        assert p.parse_args([*rest, "--model", "smollm2-base"]).model == "smollm2-base", name
+        assert p.parse_args([*rest, "--checkpoint", "runs/x/best"]).model == "runs/x/best", name
+        assert "NAME|PATH" in p.format_help(), name

@@ -139,3 +139,26 @@ def test_benchmark_windows_fill_with_grass_and_hold_the_needed_notes_alone(tok, 
     blocks = [tok.decode(ids).split("<|/mem|>")[0] for ids in seen]
     assert sum(b.count("\n") for b in blocks) == 5 * out["passkey"]["distractors"] > 5 * 9
     assert not any("The grass is green." in tok.decode(ids) for ids in seen)
+
+
+def test_eval_loads_models_by_name_or_path_through_load_model(tok, monkeypatch, tmp_path):
+    """`memgpt eval --model NAME|PATH` (`--checkpoint` its alias) loads through memgpt.models, so
+    names work; the default is the bundled checkpoint, recorded by its path as before."""
+    import json
+    from types import SimpleNamespace
+
+    from memgpt import cli, models
+    from memgpt.checkpoint import default_checkpoint_dir
+
+    loaded = []
+    model = SimpleNamespace(config=SimpleNamespace(block_size=256))
+    monkeypatch.setattr(models, "load_model", lambda name, device: loaded.append((name, device)) or (model, tok, {"step": 9}))
+    monkeypatch.setattr(evaluate, "eval_answers", lambda *a, **k: {})
+    for argv, name, recorded in ((["--model", "smollm2-base"], "smollm2-base", "smollm2-base"),
+                                 (["--checkpoint", "runs/x"], "runs/x", "runs/x"),
+                                 ([], None, default_checkpoint_dir())):
+        out = tmp_path / "eval.json"
+        assert cli.main(["eval", *argv, "--skip-notes", "--out", str(out)]) == 0
+        assert loaded[-1] == (name, "cpu")
+        res = json.loads(out.read_text())
+        assert res["checkpoint"] == recorded and res["step"] == 9

@@ -1,6 +1,6 @@
 """Evaluate a note-taker on the test pools and held-out filler.
 
-    memgpt eval --checkpoint runs/default/best [--n 100] [--families niah_multivalue]
+    memgpt eval --model runs/default/best [--n 100] [--families niah_multivalue]
                 [--recent-style grass] [--distractors 0] [--out eval.json]
 
 1. Notes: documents of held-out filler (style `legal`, never trained on) with test-pool facts at
@@ -28,7 +28,6 @@ import time
 import torch
 
 from memgpt.bench.score import score
-from memgpt.checkpoint import load_checkpoint
 from memgpt.model import KVCache
 from memgpt.synth import facts, filler
 from memgpt.synth.notes import distractor_notes, interleave_notes
@@ -233,7 +232,9 @@ def eval_notes(bot_factory, tok: Tokenizer, n_docs: int, facts_per_doc: int, see
 def add_arguments(ap: argparse.ArgumentParser) -> None:
     """`memgpt eval`'s arguments (the subcommand is wired in memgpt.cli)."""
     ap.description = "Evaluate a note-taker on test pools and held-out filler."
-    ap.add_argument("--checkpoint", default=None, help="checkpoint directory (default: the bundled model)")
+    from memgpt.cli import add_model_argument
+
+    add_model_argument(ap)
     ap.add_argument("--n", type=int, default=100, help="questions per family")
     ap.add_argument("--docs", type=int, default=10, help="documents for the note check")
     ap.add_argument("--facts-per-doc", type=int, default=20)
@@ -263,18 +264,19 @@ def command(args: argparse.Namespace) -> int:
         raise ValueError(f"--families {args.families!r}: {e}") from None
     import memgpt
     from memgpt.checkpoint import default_checkpoint_dir
+    from memgpt.models import load_model
 
-    ckpt = args.checkpoint or default_checkpoint_dir()
-    model, tok, meta = load_checkpoint(ckpt)
+    model, tok, meta = load_model(args.model, "cpu")  # a name or a path, as memgpt.load takes it
     t0 = time.time()
-    res: dict = {"checkpoint": ckpt, "step": meta.get("step"), "tokens": meta.get("tokens")}
+    res: dict = {"checkpoint": args.model or default_checkpoint_dir(), "step": meta.get("step"),
+                 "tokens": meta.get("tokens")}
     res["recent_style"] = args.recent_style
     answers = res[f"answers_{args.distractors}_distractors"] = eval_answers(
         model, tok, args.n, args.seed, args.distractors, families, args.recent_style)
     for fam, r in answers.items():
         print(f"{fam:16s} {r['score']:6.1%}  ({r['distractors']:.1f} distractors)")
     if not args.skip_notes:
-        res["notes"] = eval_notes(lambda: memgpt.load(ckpt), tok, args.docs, args.facts_per_doc, args.seed,
+        res["notes"] = eval_notes(lambda: memgpt.load(args.model), tok, args.docs, args.facts_per_doc, args.seed,
                                   args.filler_tokens)
         print(json.dumps(res["notes"], indent=1))
     res["seconds"] = round(time.time() - t0, 1)

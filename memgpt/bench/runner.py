@@ -2,7 +2,7 @@
 
     memgpt bench --tasks passkey,niah_single,qa1 --lengths 1k,4k,64k --methods window,rag,notes,oracle \\
                  --samples 5 --seed 0 --out bench/
-    memgpt bench --quick --checkpoint runs/default/best --out /tmp/bench   # CI smoke run
+    memgpt bench --quick --model runs/default/best --out /tmp/bench   # CI smoke run
 
 Output in --out:
     results.jsonl   one line per finished (task, length, sample, method), appended as it finishes;
@@ -114,7 +114,8 @@ def run(tasks: str | Sequence[str] | None = None, lengths: str | Sequence[str | 
         samples: samples per (task, length), spread over depths 0..1; None: 5.
         seed: the samples are a function of (seed, task, length, index, depth).
         out: output directory (created); results.jsonl there makes the run resumable.
-        checkpoint: checkpoint directory, or None for the bundled default model.
+        checkpoint: a model name (tiny, smollm2-base, default), a checkpoint directory or a .gguf
+            file, or None for the default model (as `memgpt.load` takes them).
         device: "cpu", "cuda", ...; None: cuda if available.
         depths: explicit depths, cycled over the sample indices (instead of an even spread).
         quick: CI smoke defaults for whatever is not given: passkey,niah_single,qa1 x 1k,4k x 2.
@@ -159,7 +160,7 @@ def run(tasks: str | Sequence[str] | None = None, lengths: str | Sequence[str | 
     dev = str(base.engine.device)
     cfg = dataclasses.replace(engine_config or EngineConfig(), device=dev)
     setup = Setup(model, tok, cfg, embedder=embedder)
-    ckpt = os.path.abspath(checkpoint) if checkpoint is not None else "default"
+    ckpt = _model_id(checkpoint)
     ident = {"bench_version": BENCH_VERSION, "seed": seed, "checkpoint": ckpt, "step": base.meta.get("step"),
              "tokens": base.meta.get("tokens"), "embedder": embedder,
              "engine": {k: v for k, v in dataclasses.asdict(cfg).items() if k != "device"},
@@ -295,8 +296,20 @@ def summary_markdown(records: Sequence[dict], tasks: Sequence[str], lengths: Seq
 
 
 # ---- command line ------------------------------------------------------------------------------
+def _model_id(checkpoint: str | os.PathLike | None) -> str:
+    """How config.json (and the resume fingerprint) name the model: "default", a registry name,
+    or the absolute path."""
+    from memgpt.models import NAMES
+
+    if checkpoint is None or checkpoint == "default":
+        return "default"
+    return checkpoint if checkpoint in NAMES else os.path.abspath(checkpoint)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """`memgpt bench`'s arguments (the subcommand is wired in memgpt.cli)."""
+    from memgpt.cli import add_model_argument
+
     p.description = ("Run every task x length x sample through every method (window, rag, notes, oracle) with the "
                      "same model and the same samples; results.jsonl in --out makes reruns resume.")
     p.epilog = __doc__.split("\n\n", 1)[1]
@@ -309,7 +322,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                                              f"0..1 (default: {DEFAULT_SAMPLES})")
     p.add_argument("--seed", type=int, default=0, help="seed of the samples (default: %(default)s)")
     p.add_argument("--out", default="bench", help="output directory; reruns resume from it (default: %(default)s)")
-    p.add_argument("--checkpoint", metavar="DIR", default=None, help="checkpoint directory (default: the bundled model)")
+    add_model_argument(p)
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available, else cpu)")
     p.add_argument("--depths", default=None, help="comma-separated depths in [0, 1], cycled over the samples "
                                                   "(default: spread evenly)")
@@ -324,7 +337,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def command(args: argparse.Namespace) -> int:
     """Run the benchmark from parsed arguments and print the summary (`memgpt bench`)."""
     depths = [float(d) for d in args.depths.split(",") if d.strip()] if args.depths else None
-    res = run(args.tasks, args.lengths, args.methods, args.samples, args.seed, args.out, args.checkpoint,
+    res = run(args.tasks, args.lengths, args.methods, args.samples, args.seed, args.out, args.model,
               device=args.device, depths=depths, quick=args.quick, embedder=args.embedder,
               progress=not args.no_progress, plots=not args.no_plots, gemm_size=args.gemm_size)
     with open(res["summary"], encoding="utf-8") as f:

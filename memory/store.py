@@ -222,7 +222,7 @@ class NoteStore:
         flush_every: write the index file after this many unflushed changes (persistent only).
         hnsw_m, hnsw_ef_construction, hnsw_ef_search: HNSW parameters (index="hnsw" only).
             The defaults (16, 40, 128) gave recall@5 0.963 at 0.43 ms p50 on 1M clustered
-            384-d vectors (`python -m memgpt.memory.bench_index --n 1000000`).
+            384-d vectors (`python scripts/bench_index.py --n 1000000`).
         scrub_timeout: seconds a delete or update waits for other connections' reads to end so
             that the removed text can be wiped from the files (see `scrub`).
 

@@ -1,0 +1,253 @@
+"""Speed of the pretrained base on this CPU, side by side in one run: memgpt's own model code
+(in several settings) against transformers fp32 and llama.cpp on the same GGUF.
+
+    python scripts/measure_base_speed.py --threads 2 --out docs/base_speed.json
+
+Decode: tokens/s of one-token steps through the KV cache after a context of 64, 512 and 2048
+tokens. Prefill: tokens/s reading 2048 tokens in 512-token chunks through the cache, with the
+last position's logits (as llama.cpp's eval and the engine's window prefill), and with every
+position's logits (what ingest needs: it looks for `<|scratch|>` at every position). Peak RSS is measured in a fresh process that only loads the base.
+llama.cpp needs `llama-cpp-python` (built from PyPI's source distribution); a missing one is
+reported, not fatal. Run it alone on the machine: timings of concurrent jobs mean nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from typing import Callable
+
+import torch
+
+from memgpt.gguf import load_gguf, smollm2_path
+from memgpt.model import KVCache
+
+CONTEXTS = (64, 512, 2048)
+PREFILL, CHUNK = 2048, 512
+
+
+def corpus_ids(tok, n: int) -> list[int]:
+    """Real text (this script's own source and Python's), tokenized, at least n tokens."""
+    import sysconfig
+    ids: list[int] = []
+    for name in sorted(os.listdir(sysconfig.get_paths()["stdlib"])):
+        if name.endswith(".py"):
+            with open(os.path.join(sysconfig.get_paths()["stdlib"], name), encoding="utf-8", errors="replace") as f:
+                ids += tok.encode_text(f.read())
+        if len(ids) >= n:
+            return ids[:n]
+    raise RuntimeError("not enough text")
+
+
+def timed(fn: Callable[[], None], repeat: int = 1) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+# ---- memgpt's model ---------------------------------------------------------------------------
+@torch.inference_mode()
+def ours(model, ids: list[int], steps: int, dtype: torch.dtype = torch.float32) -> dict:
+    out = {}
+    for ctx in CONTEXTS:
+        cache = KVCache(model.config)
+        model(torch.tensor([ids[:ctx]]), cache=cache)
+        step = [torch.tensor([[t]]) for t in ids[ctx:ctx + steps + 2]]
+        model(step[0], cache=cache)  # warm-up
+        model(step[1], cache=cache)
+
+        def decode():
+            for x in step[2:]:
+                model(x, cache=cache)
+        out[f"decode@{ctx}"] = steps / timed(decode)
+
+    def prefill(all_logits: bool) -> Callable[[], None]:
+        def run():
+            cache = KVCache(model.config)
+            for i in range(0, PREFILL, CHUNK):
+                model(torch.tensor([ids[i:i + CHUNK]]), cache=cache, last_only=not all_logits)
+        return run
+    prefill(False)()
+    out["prefill"] = PREFILL / timed(prefill(False), 2)
+    out["prefill, all logits"] = PREFILL / timed(prefill(True), 1)
+    return out
+
+
+def unfused(model):
+    """The same model with q, k, v (and gate, up) as separate matmuls, to measure the fusion."""
+    import copy
+    import torch.nn as nn
+    import torch.nn.functional as F
+    from memgpt.model import apply_rope
+    m = copy.deepcopy(model)
+    for block in m.transformer.h:
+        a, mlp = block.attn, block.mlp
+        sizes = [a.n_head * a.hs, a.n_kv * a.hs, a.n_kv * a.hs]
+        ws = a.c_attn.weight.split(sizes)
+        a.q, a.k, a.v = (nn.Linear(w.shape[1], w.shape[0], bias=False) for w in ws)
+        for lin, w in zip((a.q, a.k, a.v), ws):
+            lin.weight = nn.Parameter(w.clone())
+        g, u = mlp.c_fc.weight.chunk(2)
+        mlp.g, mlp.u = nn.Linear(g.shape[1], g.shape[0], bias=False), nn.Linear(u.shape[1], u.shape[0], bias=False)
+        mlp.g.weight, mlp.u.weight = nn.Parameter(g.clone()), nn.Parameter(u.clone())
+        del a.c_attn, mlp.c_fc
+
+        def attn_fwd(x, cache=None, layer=0, rope=None, a=a):
+            B, t, C = x.shape
+            q = a.q(x).view(B, t, a.n_head, a.hs).transpose(1, 2)
+            k = a.k(x).view(B, t, a.n_kv, a.hs).transpose(1, 2)
+            v = a.v(x).view(B, t, a.n_kv, a.hs).transpose(1, 2)
+            q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+            p = cache.pos
+            if cache.k is None:
+                cache._alloc(k.dtype)
+            cache.k[layer, :B, :, p:p + t], cache.v[layer, :B, :, p:p + t] = k, v
+            K, V = cache.k[layer, :B, :, :p + t], cache.v[layer, :B, :, :p + t]
+            mask = None if t == 1 else torch.ones(t, p + t, dtype=torch.bool).tril(diagonal=p)
+            y = F.scaled_dot_product_attention(q, K, V, attn_mask=mask, enable_gqa=True)
+            return a.c_proj(y.transpose(1, 2).reshape(B, t, C))
+
+        a.forward = attn_fwd
+        mlp.forward = lambda x, mlp=mlp: mlp.c_proj(F.silu(mlp.g(x)) * mlp.u(x))
+    return m
+
+
+# ---- transformers --------------------------------------------------------------------------------
+@torch.inference_mode()
+def transformers_fp32(ids: list[int], steps: int) -> dict:
+    from transformers import AutoModelForCausalLM, DynamicCache
+    path = smollm2_path()
+    hf = AutoModelForCausalLM.from_pretrained(os.path.dirname(path), gguf_file=os.path.basename(path),
+                                              torch_dtype=torch.float32).eval()
+    out = {}
+    for ctx in CONTEXTS:
+        cache = DynamicCache()
+        hf(torch.tensor([ids[:ctx]]), past_key_values=cache, use_cache=True)
+        step = [torch.tensor([[t]]) for t in ids[ctx:ctx + steps + 2]]
+        hf(step[0], past_key_values=cache, use_cache=True)
+        hf(step[1], past_key_values=cache, use_cache=True)
+
+        def decode():
+            for x in step[2:]:
+                hf(x, past_key_values=cache, use_cache=True)
+        out[f"decode@{ctx}"] = steps / timed(decode)
+
+    def prefill(keep: int) -> Callable[[], None]:
+        def run():
+            cache = DynamicCache()
+            for i in range(0, PREFILL, CHUNK):
+                hf(torch.tensor([ids[i:i + CHUNK]]), past_key_values=cache, use_cache=True, logits_to_keep=keep)
+        return run
+    prefill(1)()
+    out["prefill"] = PREFILL / timed(prefill(1), 2)
+    out["prefill, all logits"] = PREFILL / timed(prefill(0), 1)
+    return out
+
+
+# ---- llama.cpp -------------------------------------------------------------------------------------
+def llama_cpp(ids: list[int], steps: int, threads: int) -> dict:
+    from llama_cpp import Llama
+    llm = Llama(model_path=smollm2_path(), n_ctx=4096, n_threads=threads, n_threads_batch=threads,
+                n_batch=CHUNK, verbose=False)
+    out = {}
+    for ctx in CONTEXTS:
+        llm.reset()
+        llm.eval(ids[:ctx])
+        llm.eval(ids[ctx:ctx + 2])  # warm-up steps
+        step = ids[ctx + 2:ctx + 2 + steps]
+
+        def decode():
+            for t in step:
+                llm.eval([t])
+        out[f"decode@{ctx}"] = steps / timed(decode)
+
+    def prefill():
+        llm.reset()
+        llm.eval(ids[:PREFILL])  # n_batch = 512: chunks of 512
+    prefill()
+    out["prefill"] = PREFILL / timed(prefill, 2)
+    out["version"] = __import__("llama_cpp").__version__
+    return out
+
+
+def peak_rss_mb() -> float:
+    """Peak RSS of a fresh process that loads the base through memgpt.load (VmHWM: getrusage's
+    maxrss would carry this process's own peak across fork and exec)."""
+    code = ("import memgpt; b = memgpt.load('smollm2-base'); "
+            "print([int(l.split()[1]) / 1024 for l in open('/proc/self/status') if l.startswith('VmHWM')][0])")
+    return float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=32, help="decode steps timed per context (default: %(default)s)")
+    ap.add_argument("--out", default=None, help="write the figures as JSON here")
+    ap.add_argument("--skip", default="", help="comma-separated rows to skip (e.g. compile,transformers,llama.cpp)")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    skip = set(filter(None, args.skip.split(",")))
+    model, tok, _ = load_gguf(smollm2_path(), block_size=max(CONTEXTS) + args.steps + 8)
+    ids = corpus_ids(tok, max(PREFILL, max(CONTEXTS) + args.steps + 4))
+    rows: dict[str, dict | str] = {}
+
+    def row(name: str, fn: Callable[[], dict]) -> None:
+        if name in skip:
+            return
+        print(f"measuring {name} ...", file=sys.stderr, flush=True)
+        try:
+            rows[name] = fn()
+        except Exception as e:  # a setting that does not work here is a finding, not a crash
+            rows[name] = f"failed: {type(e).__name__}: {str(e).splitlines()[0][:160]}"
+        print(f"  {rows[name]}", file=sys.stderr, flush=True)
+
+    row("memgpt fp32", lambda: ours(model, ids, args.steps))
+    row("memgpt fp32, unfused qkv/gate-up", lambda: ours(unfused(model), ids, args.steps))
+    if args.threads > 1:
+        def one_thread():
+            torch.set_num_threads(1)
+            try:
+                return ours(model, ids, args.steps)
+            finally:
+                torch.set_num_threads(args.threads)
+        row("memgpt fp32, 1 thread", one_thread)
+    row("memgpt bf16", lambda: ours(model.to(torch.bfloat16), ids, args.steps))
+    model.float()
+    row("memgpt int8 dynamic (Linear layers)", lambda: ours(
+        torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8), ids, args.steps))
+    row("transformers", lambda: transformers_fp32(ids, args.steps))
+    row("llama.cpp", lambda: llama_cpp(ids, args.steps, args.threads))
+    row("compile", lambda: ours(torch.compile(model, dynamic=True), ids, args.steps))
+    rss = peak_rss_mb()
+
+    cols = [f"decode@{c}" for c in CONTEXTS] + ["prefill", "prefill, all logits"]
+    print(f"\n{platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} threads, "
+          f"{args.steps} decode steps, prefill {PREFILL} tokens in {CHUNK}-token chunks; tokens/s")
+    print("| setting | " + " | ".join(cols) + " |")
+    print("|---|" + "---|" * len(cols))
+    for name, r in rows.items():
+        cells = [f"{r[c]:.1f}" if c in r else "" for c in cols] if isinstance(r, dict) else [r] + [""] * (len(cols) - 1)
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    base, ref, cpp = rows.get("memgpt fp32"), rows.get("transformers"), rows.get("llama.cpp")
+    ratios = {}
+    for other, label in ((cpp, "llama.cpp"), (ref, "transformers")):
+        if isinstance(base, dict) and isinstance(other, dict):
+            ratios[label] = {c: base[c] / other[c] for c in cols if c in other}
+            print(f"memgpt fp32 / {label}: " + ", ".join(f"{c} {v:.2f}x" for c, v in ratios[label].items()))
+    print(f"peak RSS of memgpt.load('smollm2-base'): {rss:.0f} MB")
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump({"threads": args.threads, "steps": args.steps, "rows": rows, "ratios": ratios,
+                       "peak_rss_mb": rss, "torch": torch.__version__}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

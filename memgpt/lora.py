@@ -12,15 +12,14 @@ decodes exactly as fast as its base.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
-import tempfile
 
 import torch
 import torch.nn as nn
 
+from memgpt.checkpoint import _atomic_write, file_sha256
 from memgpt.model import GPT
 
 TARGETS = ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj")
@@ -106,30 +105,15 @@ def adapter_state(model: nn.Module, n_base: int) -> dict[str, torch.Tensor]:
     return sd
 
 
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def save_adapter(directory: str, model: nn.Module, n_base: int, info: dict, dtype: torch.dtype = torch.float32) -> None:
     """Write adapter.pt (weights) and adapter.json (`info`: base name, rank, alpha, targets, ...,
     plus the weights' sha256), each replaced atomically."""
     os.makedirs(directory, exist_ok=True)
     sd = {k: v.to(dtype) for k, v in adapter_state(model, n_base).items()}
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-    with os.fdopen(fd, "wb") as f:
-        torch.save(sd, f)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, os.path.join(directory, ADAPTER_FILE))
-    meta = {**info, "n_base": n_base, "weights_sha256": _sha256(os.path.join(directory, ADAPTER_FILE))}
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-    with os.fdopen(fd, "w") as f:
-        json.dump(meta, f, indent=1)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, os.path.join(directory, ADAPTER_META))
+    wpath = os.path.join(directory, ADAPTER_FILE)
+    _atomic_write(wpath, lambda f: torch.save(sd, f))
+    meta = {**info, "n_base": n_base, "weights_sha256": file_sha256(wpath)}
+    _atomic_write(os.path.join(directory, ADAPTER_META), lambda f: f.write(json.dumps(meta, indent=1).encode()))
 
 
 class AdapterError(ValueError):
@@ -149,7 +133,7 @@ def read_adapter(directory: str) -> tuple[dict[str, torch.Tensor], dict]:
         raise AdapterError(f"{mpath}: corrupt adapter metadata ({e})") from None
     if not os.path.isfile(wpath):
         raise AdapterError(f"{wpath}: missing adapter file")
-    if meta.get("weights_sha256") != _sha256(wpath):
+    if meta.get("weights_sha256") != file_sha256(wpath):
         raise AdapterError(f"{wpath}: weights do not match the checksum in {ADAPTER_META} (damaged or replaced)")
     sd = torch.load(wpath, map_location="cpu", weights_only=True)
     bad = [k for k, v in sd.items() if not torch.isfinite(v).all()]

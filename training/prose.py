@@ -28,7 +28,6 @@ styles are fixed by their package versions.
 """
 from __future__ import annotations
 
-import ast
 import functools
 import gzip
 import os
@@ -37,6 +36,8 @@ import re
 import sysconfig
 import warnings
 from typing import Callable, Iterable, Sequence
+
+from memgpt.synth.filler import file_docstrings
 
 TRAIN_STYLES = ("python_docs", "docstrings", "debian_docs", "man_pages", "shakespeare", "gcide", "wordnet")
 HELDOUT_STYLES = ("fortunes",)
@@ -213,17 +214,9 @@ def load_docstrings(limit: int | None = None) -> tuple[str, ...]:
         raise _missing("docstrings", "the standard library's sources")
     paras = []
     for path in files:
-        try:
-            with open(path, encoding="utf-8") as f:
-                tree = ast.parse(f.read())
-        except (SyntaxError, UnicodeDecodeError, OSError, ValueError):
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-                doc = ast.get_docstring(node)
-                if doc:
-                    paras += [b for b in re.split(r"\n\s*\n", doc)
-                              if not b.startswith((" ", "\t")) and ">>>" not in b and "::" not in b]
+        for doc in file_docstrings(path):
+            paras += [b for b in re.split(r"\n\s*\n", doc)
+                      if not b.startswith((" ", "\t")) and ">>>" not in b and "::" not in b]
     return _finish(paras)
 
 

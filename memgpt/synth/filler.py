@@ -49,17 +49,21 @@ def _docstrings() -> tuple[str, ...]:
         for fn in sorted(filenames):
             if not fn.endswith(".py"):
                 continue
-            try:
-                with open(os.path.join(dirpath, fn), encoding="utf-8") as f:
-                    tree = ast.parse(f.read())
-            except (SyntaxError, UnicodeDecodeError, OSError, ValueError):
-                continue
-            for node in ast.walk(tree):
-                if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-                    doc = ast.get_docstring(node)
-                    if doc:
-                        texts.append(doc)
+            texts += file_docstrings(os.path.join(dirpath, fn))
     return tuple(_sentences_from(texts))
+
+
+def file_docstrings(path: str) -> list[str]:
+    """The docstrings of a Python source file (module, classes, functions), in `ast.walk` order;
+    none for a file that does not parse."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+    except (SyntaxError, UnicodeDecodeError, OSError, ValueError):
+        return []
+    return [doc for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and (doc := ast.get_docstring(node))]
 
 
 @functools.lru_cache(maxsize=None)

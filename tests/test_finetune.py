@@ -68,8 +68,12 @@ def test_finetune_learns_resumes_and_ships_an_adapter(base, tmp_path):
     assert more[len(lines)]["step"] == lines[-1]["step"] + 1 and more[-1]["tokens"] >= 1600
 
 
-def test_resume_is_exact(base, tmp_path):
-    """Stopping after 2 steps and resuming gives the same weights as one run of 4 steps."""
+@pytest.mark.parametrize("chunk", [128, 7])
+def test_resume_is_exact(base, tmp_path, monkeypatch, chunk):
+    """Stopping after 2 steps and resuming gives the same weights as one run of 4 steps, whether
+    the resume falls inside the stream's first seeded chunk or several chunks on."""
+    from memgpt.training import finetune as ft
+    monkeypatch.setattr(ft, "CHUNK_ROWS", chunk)
     common = dict(base=base, tokens=800, block=48, step_tokens=200, rank=4, alpha=8, warmup_steps=1,
                   save_every=1, eval_every=0)
     finetune(FinetuneConfig(out=str(tmp_path / "a"), **common), rows_fn=rows_fn, progress=False)

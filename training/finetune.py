@@ -111,6 +111,19 @@ def _atomic_torch_save(obj, path: str) -> None:
     os.replace(tmp, path)
 
 
+CHUNK_ROWS = 128  # the training stream is seeded afresh every CHUNK_ROWS rows
+
+
+def train_stream(cfg: FinetuneConfig, tok, rows_fn, start: int) -> Iterator[Row]:
+    """The training rows from row `start` on: chunks of `CHUNK_ROWS` rows, each from its own seed,
+    so an exact resume regenerates at most one chunk's rows (not every row read before)."""
+    chunk, skip = divmod(start, CHUNK_ROWS)
+    while True:
+        rows = itertools.islice(rows_fn(cfg, tok, "train", cfg.seed * 1_000_003 + chunk), CHUNK_ROWS)
+        yield from itertools.islice(rows, skip, None)
+        chunk, skip = chunk + 1, 0
+
+
 def finetune(cfg: FinetuneConfig, rows_fn: Callable[[FinetuneConfig, object, str, int], Iterator[Row]] = _rows_source,
              progress: bool = True) -> dict:
     """Run (or resume) a fine-tune; returns the last metrics line."""
@@ -149,9 +162,7 @@ def finetune(cfg: FinetuneConfig, rows_fn: Callable[[FinetuneConfig, object, str
     with open(os.path.join(cfg.out, "config.json"), "w") as f:
         json.dump({"config": dataclasses.asdict(cfg), "git_commit": git_commit(), "adapter": info}, f, indent=1)
     total_steps = max(1, cfg.tokens // cfg.step_tokens)
-    source = rows_fn(cfg, tok, "train", cfg.seed)
-    for _ in itertools.islice(source, rows_read):  # exact resume: the same rows, in order
-        pass
+    source = train_stream(cfg, tok, rows_fn, rows_read)
     val = list(itertools.islice(rows_fn(cfg, tok, "test", cfg.seed + 1), cfg.eval_rows)) if cfg.eval_every else []
     model.train()
     bar = tqdm(total=cfg.tokens, initial=min(tokens, cfg.tokens), unit="tok", unit_scale=True,

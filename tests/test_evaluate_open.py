@@ -339,3 +339,14 @@ def args_list(gguf_path, out):
 def test_unknown_part_is_an_error(tmp_path, gguf_path):
     with pytest.raises(ValueError, match="unknown part"):
         eo.evaluate(eo.Settings(model=gguf_path, out=str(tmp_path), parts=("notes", "nope"), progress=False))
+
+
+def test_memgpt_eval_suite_open_runs_this_evaluation(tmp_path, gguf_path, capsys):
+    """`memgpt eval --suite open` is this evaluation (its flags beside the templates suite's)."""
+    from memgpt.cli import main
+    out = tmp_path / "cli"
+    assert main(["eval", "--suite", "open", *args_list(gguf_path, out), "--parts", "latency"]) == 0
+    data = json.loads((out / "results.json").read_text())
+    assert list(data["parts"]) == ["latency"] and data["model"] == gguf_path and data["seed"] == 0
+    assert "p50 seconds" in capsys.readouterr().out
+    assert main(["eval", "--suite", "open", "--model", gguf_path, "--parts", "nope", "--out", str(out)]) == 2

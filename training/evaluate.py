@@ -230,16 +230,25 @@ def eval_notes(bot_factory, tok: Tokenizer, n_docs: int, facts_per_doc: int, see
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
-    """`memgpt eval`'s arguments (the subcommand is wired in memgpt.cli)."""
-    ap.description = "Evaluate a note-taker on test pools and held-out filler."
+    """`memgpt eval`'s arguments (the subcommand is wired in memgpt.cli): the templates suite's and
+    the open suite's (`memgpt.training.evaluate_open`), which share --model, --n, --seed and --out."""
+    ap.description = ("Evaluate a note-taker: --suite templates (the benchmark families' test pools and held-out "
+                      "filler) or --suite open (held-out relation types and prose styles: the open-domain bars).")
     from memgpt.cli import add_model_argument
+    from memgpt.training import evaluate_open
 
+    ap.add_argument("--suite", choices=("templates", "open"), default="templates", help="default: %(default)s")
     add_model_argument(ap)
-    ap.add_argument("--n", type=int, default=100, help="questions per family")
+    ap.add_argument("--n", type=int, default=None,
+                    help="templates: questions per family (default 100); open: " + evaluate_open.N_HELP)
+    ap.add_argument("--seed", type=int, default=None, help="default: 1234 (templates), 0 (open)")
+    ap.add_argument("--out", default=None,
+                    help="templates: write the results as JSON here; open: the output directory (default eval_open)")
+    evaluate_open.add_open_arguments(ap.add_argument_group("open suite"))
+    ap = ap.add_argument_group("templates suite")
     ap.add_argument("--docs", type=int, default=10, help="documents for the note check")
     ap.add_argument("--facts-per-doc", type=int, default=20)
     ap.add_argument("--filler-tokens", type=int, default=20_000)
-    ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--skip-notes", action="store_true")
     ap.add_argument("--families", default=",".join(ANSWER_FAMILIES),
                     help="answer families to ask, comma-separated (default: all). A subset draws other "
@@ -250,11 +259,19 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--recent-style", default=HELDOUT, choices=filler.STYLES,
                     help="filler style of the answer windows' recent text (default: held-out %(default)s, two "
                          "sentences; another style fills the window, e.g. grass, the benchmarks' filler)")
-    ap.add_argument("--out", default=None, help="write the results as JSON here")
 
 
 def command(args: argparse.Namespace) -> int:
-    """`memgpt eval`: print the scores per family and the note figures; --out writes them all."""
+    """`memgpt eval`: print the scores per family and the note figures; --out writes them all
+    (--suite open: `memgpt.training.evaluate_open.command`)."""
+    if args.suite == "open":
+        from memgpt.training import evaluate_open
+        args.model = args.model or "default"
+        args.seed = 0 if args.seed is None else args.seed
+        args.out = args.out or "eval_open"
+        return evaluate_open.command(args)
+    args.n = 100 if args.n is None else args.n
+    args.seed = 1234 if args.seed is None else args.seed
     families = tuple(f.strip() for f in args.families.split(",") if f.strip())
     if args.distractors < 0:
         raise ValueError(f"--distractors must be >= 0, got {args.distractors}")

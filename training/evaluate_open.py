@@ -80,7 +80,7 @@ BARS: dict[str, tuple[str, float]] = {
 DEFAULT_N = {"notes": 40, "falsenotes": 10, "chat": 10, "update": 20, "docs": 10, "bench": 5, "kept": 50,
              "latency": 20}
 KEPT_PROMPTS = 50
-FALSE_STYLES = ("fortunes", "legal", "comments")
+FALSE_STYLES = ("fortunes", "shakespeare", "wordnet", "legal", "comments")  # none trained on
 DOC_FACTS = 4          # facts per `docs` document
 CHAT_FACTS = (2, 2)    # held-out and trained relation types per `chat` conversation
 UPDATE_GAP = 5         # small-talk turns between fact, update and question
@@ -969,15 +969,24 @@ def _lengths(value: str) -> tuple[int, ...]:
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
-    """`memgpt eval --suite open`'s arguments."""
-    ap.description = "Open-domain evaluation of a note-taker (held-out relation types and prose style)."
-    ap.add_argument("--model", required=True, help="model name or path (tiny, smollm2-base, smollm2-notes, a .gguf, ...)")
-    ap.add_argument("--base", default="smollm2-base", help="the base the `kept` part compares with (default: %(default)s)")
-    ap.add_argument("--n", type=int, default=None,
-                    help="examples per part (default: " + ", ".join(f"{k} {v}" for k, v in DEFAULT_N.items()) +
-                         "; kept at most 50, 64k documents a fifth)")
+    """`python -m memgpt.training.evaluate_open`'s arguments (`memgpt eval --suite open` shares
+    --model, --n, --seed and --out with the templates suite and adds `add_open_arguments`)."""
+    ap.description = "Open-domain evaluation of a note-taker (held-out relation types and prose styles)."
+    ap.add_argument("--model", default="default", help="model name or path (default, tiny, smollm2-base, "
+                                                        "smollm2-notes, a .gguf, ...; default: %(default)s)")
+    ap.add_argument("--n", type=int, default=None, help=N_HELP)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="eval_open", help="output directory (default: %(default)s)")
+    add_open_arguments(ap)
+
+
+N_HELP = ("examples per part (default: " + ", ".join(f"{k} {v}" for k, v in DEFAULT_N.items()) +
+          "; kept at most 50, 64k documents a fifth)")
+
+
+def add_open_arguments(ap) -> None:
+    """The open suite's own flags (`ap`: a parser or an argument group)."""
+    ap.add_argument("--base", default="smollm2-base", help="the base the `kept` part compares with (default: %(default)s)")
     ap.add_argument("--parts", default=",".join(PARTS), help="comma-separated, of: " + ",".join(PARTS))
     ap.add_argument("--turns", type=int, default=30, help="small-talk turns between stating and asking (chat)")
     ap.add_argument("--reply-tokens", type=int, default=64, help="tokens of a small-talk or statement reply, and of kept's")

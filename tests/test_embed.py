@@ -86,8 +86,10 @@ def test_same_entity_notes_outrank_others(emb):
 
 
 def test_get_embedder():
-    assert isinstance(get_embedder(), HashEmbedder)
-    assert isinstance(get_embedder("hash"), HashEmbedder)
+    from memgpt.memory.embed import HybridEmbedder
+
+    assert isinstance(get_embedder(), HybridEmbedder)  # the default: lexical beside the static table
+    assert isinstance(get_embedder("hash"), HashEmbedder) and get_embedder("hash").person == 0
     e = HashEmbedder(dim=512)
     assert get_embedder(e) is e
     with pytest.raises(ValueError):

@@ -1,0 +1,163 @@
+"""The default embedder (lexical hash + person feature beside the bundled static table), the static
+table format, the hybrid, and the paraphrase retrieval set. Offline: no test here may reach a network."""
+from __future__ import annotations
+
+import socket
+
+import numpy as np
+import pytest
+
+from memgpt.memory.embed import (FIRST_PERSON, HashEmbedder, HybridEmbedder, StaticEmbedder, bundled_table,
+                                 default_embedder, embedder_name, get_embedder, save_table)
+
+
+@pytest.fixture(scope="module")
+def default():
+    return default_embedder()
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    def refuse(*a, **k):
+        raise AssertionError("network access attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def cos(e, a: str, b: str) -> float:
+    v = e.embed([a, b])
+    return float(v[0] @ v[1])
+
+
+def test_default_contract(default):
+    assert get_embedder("default").name == default.name == get_embedder(None).name == get_embedder("").name
+    static = StaticEmbedder()
+    assert default.dim == 2048 + static.dim
+    texts = ["user allergy: peanuts", "What am I allergic to?", "", "!!!", "magic number for xqzvbt-plorin: 4821"]
+    v = default.embed(texts)
+    assert v.shape == (len(texts), default.dim) and v.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(v, default_embedder().embed(texts))  # deterministic, a fresh instance alike
+    np.testing.assert_array_equal(v[1], default.embed(["What am I allergic to?"])[0])  # batch-independent
+    assert default.embed([]).shape == (0, default.dim)
+    with pytest.raises(TypeError):
+        default.embed("one string")
+    assert static.name in default.name and "-p1" in default.name
+
+
+def test_lexical_names_unchanged():
+    # stores embedded with today's lexical embedder keep their vectors when opened with "hash"
+    assert get_embedder("hash").name == "hash-v1-d2048-n3-g0.5-h2"
+    assert get_embedder("hash-person").name == "hash-v1-d2048-n3-g0.5-h2-p1"
+    assert embedder_name(get_embedder("static")).startswith("static-smollm2-")
+
+
+def test_offline(no_network, tmp_path):
+    e = default_embedder()
+    assert e.embed(["Who do I report to?"]).shape == (1, e.dim)
+    assert bundled_table().endswith(".npz")
+
+
+PARAPHRASES = [  # (question, its note, an unrelated note of the same kind)
+    ("What am I allergic to?", "user allergy: peanuts", "user car: Volvo V40"),
+    ("What's my mum called?", "user mother: Ana", "user employer: Brazou Robotics"),
+    ("Who do I report to?", "user manager: Jo Meyer", "user dentist: Dr. Alma Rossi"),
+    ("What do I do for a living?", "user job: surgeon", "user favourite colour: teal"),
+    ("When is the north archive room open?", "north archive room opening hours: 9 to 5",
+     "Project Vellan budget: €40,000"),
+]
+
+
+@pytest.mark.parametrize("question,note,other", PARAPHRASES)
+def test_paraphrase_beats_unrelated(default, question, note, other):
+    assert cos(default, question, note) > cos(default, question, other)
+
+
+def test_static_links_words_the_hash_cannot():
+    static, lexical = StaticEmbedder(), get_embedder("hash")
+    # no shared word between question and note: the hash scores them as it scores anything else
+    gain = [cos(static, q, n) - cos(static, q, o) for q, n, o in PARAPHRASES[:3]]
+    assert min(gain) > 0
+    assert abs(cos(lexical, "What's my mum called?", "user mother: Ana")) < 0.1
+
+
+def test_first_person_feature():
+    plain, person = HashEmbedder(), HashEmbedder(person=1.0)
+    assert "w:user" in person.features("What am I allergic to?")
+    assert "w:user" not in plain.features("What am I allergic to?")
+    assert "w:user" not in person.features("What is the pass key?")
+    assert cos(person, "Who is my dentist?", "user dentist: Dr. Alma Rossi") > cos(
+        plain, "Who is my dentist?", "user dentist: Dr. Alma Rossi")
+    assert {"i", "my", "we", "our"} <= FIRST_PERSON
+    with pytest.raises(ValueError):
+        HashEmbedder(person=-1)
+
+
+def test_codes_stay_exact(default):
+    """Keys and codes are matched by their spelling: the right magic number ranks first among
+    notes whose keys differ by a letter or a part."""
+    target = "magic number for xqzvbt-plorin: 4821937"
+    others = ["magic number for xqzvbt-plorim: 1111111", "magic number for xqzvbt: 2222222",
+              "magic number for plorin-xqzvbt-a: 3333333", "magic number for brimwel-dastro: 4444444",
+              "pass key: 5555555", "user passport number: XQZVBT1", "Project Plorin budget: €4,000"]
+    notes = [target] + others
+    q = default.embed(["What is the special magic number for xqzvbt-plorin mentioned in the provided text?"])[0]
+    scores = default.embed(notes) @ q
+    assert int(np.argmax(scores)) == 0
+    q = default.embed(["What is the pass key?"])[0]
+    assert int(np.argmax(default.embed(notes) @ q)) == notes.index("pass key: 5555555")
+
+
+def test_hybrid_is_weighted_cosine():
+    a, b = HashEmbedder(dim=64), HashEmbedder(dim=32, ngram_weight=0)
+    h = HybridEmbedder([(a, 3.0), (b, 1.0)])
+    x, y = "user city: Oslo", "Where do I live? Oslo"
+    expect = 0.75 * cos(a, x, y) + 0.25 * cos(b, x, y)
+    assert cos(h, x, y) == pytest.approx(expect, abs=1e-5)
+    assert h.dim == 96 and "*0.75" in h.name
+    with pytest.raises(ValueError):
+        HybridEmbedder([])
+    with pytest.raises(ValueError):
+        HybridEmbedder([(a, 0.0)])
+
+
+def test_static_table_round_trip(tmp_path):
+    """A tiny byte-level table written by save_table reads back: tokens, weights, pooling."""
+    tokens = {bytes([b]): b for b in range(256)}
+    tokens[b" c"] = 256
+    tokens[b" ca"] = 257
+    tokens[b" cat"] = 258
+    rng = np.random.default_rng(0)
+    table = rng.normal(size=(259, 8)).astype(np.float32)
+    weight = np.ones(259, dtype=np.float32)
+    weight[ord(" ")] = 0.0
+    path = tmp_path / "t.npz"
+    save_table(path, "tiny", tokens, r"""'s|'t| ?\w+| ?[^\s\w]+|\s+""", table, weight)
+    e = StaticEmbedder(path)
+    assert e.dim == 8 and e.name.startswith("static-tiny-")
+    assert e.token_ids("CAT") == [258]
+    v = e.embed(["cat", "Cat", "dog", ""])
+    np.testing.assert_allclose(v[0], v[1])
+    np.testing.assert_allclose(v[0], table[258] / np.linalg.norm(table[258]), atol=0.02)  # int8 rows
+    np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    save_table(path, "tiny", tokens, r"""'s|'t| ?\w+| ?[^\s\w]+|\s+""", table * 2, weight)
+    assert StaticEmbedder(path).name != e.name  # another table, another name: stores re-embed
+
+
+def test_paraphrase_set_shape():
+    from memgpt.training import relations as R
+    from memgpt.training.paraphrase_set import build
+
+    s = build(seed=0, per_relation=3, n_distractors=300)
+    assert len(s.pairs) >= 500 and len(s.relation_types) >= 100
+    held = {p.relation for p in s.pairs if p.heldout}
+    assert len(held) >= 30 and held <= R.HELDOUT
+    assert len(s.distractors) == 300
+    s2 = build(seed=0, per_relation=3, n_distractors=300)
+    assert s2.pairs == s.pairs and s2.distractors == s.distractors
+    for p in s.pairs[::37]:
+        scope = s.scope(p)
+        key = p.note.split(": ", 1)[0]
+        assert scope.count(p.note) == 1
+        assert sum(n.split(": ", 1)[0] == key for n in scope if ": " in n) == 1  # one answer in scope

@@ -19,6 +19,10 @@ Candidates (comma-separated):
   A*w+B*w       a hybrid of any of the above (score = sum of w x cosine, weights normalised),
                 e.g. "hash-person*0.5+wordllama*0.5"
 
+`--hnsw` instead builds a store-sized index of real notes (one pair per relation type among
+`--search-notes` distractors) and reports recall@5, exact and through the store's HNSW index,
+with the HNSW search p50.
+
 `--timing` adds, per candidate: seconds to embed 1,000 notes (the set's first distractors, after a
 warm-up), and the p50 of one search (embed the question + FAISS flat search for 5) over
 `--search-notes` notes (the set's embedded notes tiled with a little noise: a flat search costs
@@ -196,6 +200,49 @@ def timing(embedders: list[tuple[object, float]], s: ParaphraseSet, vecs: np.nda
     return t_embed, 1000 * float(np.median(ts[10:]))
 
 
+def hnsw_check(candidate: str, args) -> None:
+    """Recall@5 and search p50 of one candidate in a store-sized index of real notes: the set with
+    one pair per relation type (one profile, so every note lives in one index) among
+    `--search-notes` distractors, exact (numpy) against the store's HNSW (M 16, efConstruction
+    40, efSearch 128)."""
+    import faiss
+
+    from memgpt.memory.index import HNSWIndex
+
+    faiss.omp_set_num_threads(1)
+    s = build(args.seed, 1, args.search_notes)
+    notes = list(s.distractors) + list(s.doc_notes) + list(s.profiles[0])
+    parts = [(make(n, args), w) for n, w in parts_of(candidate)]
+
+    def embed(t):
+        return np.concatenate([e.embed(t) * np.float32(np.sqrt(w)) for e, w in parts], axis=1)
+
+    t0 = time.perf_counter()
+    V = embed(notes)
+    Q = embed([p.question for p in s.pairs])
+    t_embed = time.perf_counter() - t0
+    where = {n: i for i, n in enumerate(notes)}
+    target = np.array([where[p.note] for p in s.pairs])
+    held = np.array([p.heldout for p in s.pairs])
+    S = Q @ V.T
+    exact = np.array([(S[i] > S[i, t]).sum() + (S[i] == S[i, t]).sum() - 1 for i, t in enumerate(target)]) < 5
+    t0 = time.perf_counter()
+    index = HNSWIndex(V.shape[1])
+    index.add(np.arange(len(V)), V)
+    t_build = time.perf_counter() - t0
+    hits, ts = [], []
+    for i, q in enumerate(Q):
+        t0 = time.perf_counter()
+        got = index.search(q, 5)
+        ts.append(time.perf_counter() - t0)
+        hits.append(int(target[i]) in {j for j, _ in got})
+    hits = np.array(hits)
+    print(f"{candidate} among {len(notes)} notes ({len(s.pairs)} questions; embedded in {t_embed:.0f}s, "
+          f"HNSW built in {t_build:.0f}s): recall@5 exact held-out {exact[held].mean():.3f} trained "
+          f"{exact[~held].mean():.3f}; HNSW held-out {hits[held].mean():.3f} trained {hits[~held].mean():.3f}; "
+          f"HNSW search p50 {1000 * float(np.median(ts)):.2f} ms", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--candidates", default="hash,hash-person,static,default")
@@ -207,7 +254,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--wordllama", help="an unpacked wordllama wheel (for the wordllama candidate)")
     p.add_argument("--minilm-dir", help="a directory holding all-MiniLM-L6-v2's files")
     p.add_argument("--misses", type=int, default=0, help="print this many held-out misses per candidate")
+    p.add_argument("--hnsw", action="store_true",
+                   help="instead: each candidate's recall@5 and search p50 in an HNSW index of --search-notes real notes")
     a = p.parse_args(argv)
+    if a.hnsw:
+        for cand in a.candidates.split(","):
+            hnsw_check(cand, a)
+        return 0
 
     s = build(a.seed, a.per_relation, a.distractors)
     all_texts, nb, npf = texts(s)

@@ -161,3 +161,24 @@ def test_paraphrase_set_shape():
         key = p.note.split(": ", 1)[0]
         assert scope.count(p.note) == 1
         assert sum(n.split(": ", 1)[0] == key for n in scope if ": " in n) == 1  # one answer in scope
+
+
+def test_measure_script_ranks_a_small_set():
+    import importlib.util
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), "..", "scripts", "measure_paraphrase_retrieval.py")
+    spec = importlib.util.spec_from_file_location("scripts_measure_paraphrase_retrieval", path)
+    mp = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mp)
+    assert mp.parts_of("hash-person*3+static*1") == [("hash-person", 0.75), ("static", 0.25)]
+    assert mp.parts_of("default") == [("default", 1.0)]
+    from memgpt.training.paraphrase_set import build
+
+    s = build(seed=1, per_relation=1, n_distractors=200)
+    texts, nb, npf = mp.texts(s)
+    assert len(texts) == nb + npf + len(s.pairs)
+    r_hash = mp.ranks(s, [(1.0, get_embedder("hash").embed(texts))])
+    r_default = mp.ranks(s, [(1.0, default_embedder().embed(texts))])
+    assert r_hash.shape == (len(s.pairs),) and r_hash.min() >= 0
+    assert (r_default < 5).mean() > (r_hash < 5).mean()  # the default finds more notes asked in other words

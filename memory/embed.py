@@ -221,6 +221,28 @@ def bundled_table() -> str:
     return os.fspath(resources.files("memgpt") / "assets" / "retrieval" / STATIC_TABLE)
 
 
+@lru_cache(maxsize=4)
+def _read_table(path: str, size: int, mtime_ns: int):
+    """(table float32, weights, tiktoken encoding, name) of a table file (cached by path and stamp)."""
+    import tiktoken
+
+    with open(path, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    with np.load(path, allow_pickle=False) as z:
+        vocab, offsets, ranks = z["vocab"].tobytes(), z["offsets"], z["ranks"]
+        table = z["table"].astype(np.float32) * z["scale"].astype(np.float32)[:, None]
+        weight = z["weight"].astype(np.float32)
+        pattern = str(z["pattern"])
+        label = str(z["name"])
+    if len(table) != len(weight) or len(offsets) != len(ranks) + 1:
+        raise ValueError(f"{path}: inconsistent static table")
+    table.setflags(write=False)
+    weight.setflags(write=False)
+    mergeable = {vocab[offsets[i]:offsets[i + 1]]: int(r) for i, r in enumerate(ranks)}
+    enc = tiktoken.Encoding(name=f"static-{digest[:8]}", pat_str=pattern, mergeable_ranks=mergeable, special_tokens={})
+    return table, weight, enc, f"static-{label}-{digest[:12]}"
+
+
 class StaticEmbedder:
     """A static sentence embedding: the weighted mean of per-token vectors, read from a table file.
 
@@ -237,25 +259,12 @@ class StaticEmbedder:
     """
 
     def __init__(self, path: str | os.PathLike | None = None):
-        import tiktoken
-
-        self.path = os.fspath(path) if path is not None else bundled_table()
-        with open(self.path, "rb") as f:
-            digest = hashlib.sha256(f.read()).hexdigest()
-        with np.load(self.path, allow_pickle=False) as z:
-            vocab, offsets, ranks = z["vocab"].tobytes(), z["offsets"], z["ranks"]
-            self.table = z["table"].astype(np.float32) * z["scale"].astype(np.float32)[:, None]
-            self.weight = z["weight"].astype(np.float32)
-            pattern = str(z["pattern"])
-            label = str(z["name"])
-        if len(self.table) != len(self.weight) or len(offsets) != len(ranks) + 1:
-            raise ValueError(f"{self.path}: inconsistent static table")
-        mergeable = {vocab[offsets[i]:offsets[i + 1]]: int(r) for i, r in enumerate(ranks)}
-        self._enc = tiktoken.Encoding(name=f"static-{digest[:8]}", pat_str=pattern, mergeable_ranks=mergeable,
-                                      special_tokens={})
+        self.path = os.path.abspath(os.fspath(path) if path is not None else bundled_table())
+        st = os.stat(self.path)
+        # one copy of a table per process, however many stores (sessions) use it
+        self.table, self.weight, self._enc, self.name = _read_table(self.path, st.st_size, st.st_mtime_ns)
         self.n_rows = len(self.table)
         self.dim = int(self.table.shape[1])
-        self.name = f"static-{label}-{digest[:12]}"
 
     def token_ids(self, text: str) -> list[int]:
         return self._enc.encode_ordinary(" " + text.casefold())

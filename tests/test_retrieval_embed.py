@@ -44,6 +44,7 @@ def test_default_contract(default):
     with pytest.raises(TypeError):
         default.embed("one string")
     assert static.name in default.name and "-p1" in default.name
+    assert StaticEmbedder().table is static.table  # one copy per process, however many stores
 
 
 def test_lexical_names_unchanged():

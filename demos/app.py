@@ -5,9 +5,14 @@
 
 Left: the chat, streamed token by token. Under each reply a "memory used" box lists the notes the
 controller placed in the model's window for it, and a gauge shows how full the window is.
-Right: the notebook. Every note with its id, text, time and source; a note shows up the moment
-the model writes it. Search, edit, delete, delete all (with confirmation), export as JSONL, and
-add a note by hand. "New conversation" clears the window and keeps the notes.
+Right: the notebook. Every note with its id, text, source ("chat": the model wrote it about your
+message; "user": you typed or edited it; "ingest", "import") and times (written, edited, written
+again); a note shows up the moment the model writes it. A newer note on a key ("user city: …")
+supersedes the older one, which stays listed, struck through, with its successor's id, and is
+never placed in the model's window again. Search ranks notes by score and shows only those at or
+above the store's relevance floor. Edit, delete, delete all (with confirmation), export as JSONL,
+and add a note by hand (it supersedes as a chat note does). "New conversation" clears the window
+and keeps the notes.
 
 Persistence: notes live in a `NoteStore` (sqlite + FAISS) in DIR/notes (`notes_dir`), so they
 survive a restart. DIR is --data, else $MEMGPT_DEMO_DIR, else ~/.memgpt/demo: the notes are in
@@ -112,24 +117,38 @@ def _time(t: float) -> str:
 
 
 def render_notes(notes: list, total: int, query: str = "", scores: list[float] | None = None,
-                 fresh: set[int] | frozenset = frozenset()) -> str:
-    """The notes panel: a table of id, text, time and source (HTML, text escaped)."""
+                 fresh: set[int] | frozenset = frozenset(), floor: float | None = None) -> str:
+    """The notes panel: a table of id, text, times and source (HTML, text escaped). Search
+    results come ranked, each with its score, and the header says what the floor let through."""
+    plural = lambda k: "s" if k != 1 else ""  # noqa: E731
     if query.strip():
-        head = f"{len(notes)} matching “{esc(query.strip())}” (of {total} notes)"
+        above = f" scoring {floor:.2f} or more" if floor is not None else ""
+        head = (f"{len(notes)} note{plural(len(notes))}{above} for “{esc(query.strip())}”, best first "
+                f"(of {total} in the notebook)")
     elif total > len(notes):
         head = f"{total} notes (newest {len(notes)} shown; search to find older ones)"
     else:
-        head = f"{total} note{'s' if total != 1 else ''}"
+        head = f"{total} note{plural(total)}"
     rows = []
     for i, n in enumerate(notes):
-        score = f" <span class='score'>{scores[i]:.2f}</span>" if scores else ""
-        cls = " class='fresh'" if n.id in fresh else ""
+        score = f"<span class='score' title='similarity to the search'>{scores[i]:.2f}</span> " if scores else ""
+        classes = [c for c, on in (("fresh", n.id in fresh), ("superseded", n.superseded_by is not None)) if on]
+        cls = f" class='{' '.join(classes)}'" if classes else ""
+        text = esc(n.text)
+        if n.superseded_by is not None:
+            text = (f"<s>{text}</s> <span class='succ' title='superseded by a newer note on its key'>"
+                    f"→ #{int(n.superseded_by)}</span>")
+        when = _time(n.created_at)
+        if n.edited_at is not None:
+            when += f"<br><span class='edited'>edited {_time(n.edited_at)}</span>"
+        if n.seen_at is not None and n.seen_at > n.created_at:
+            when += f"<br><span class='seen'>written again {_time(n.seen_at)}</span>"
         rows.append(f"<tr data-note-id='{int(n.id)}'{cls}><td class='nid'>{int(n.id)}</td>"
-                    f"<td class='ntext'>{esc(n.text)}</td><td class='ntime'>{_time(n.created_at)}</td>"
-                    f"<td class='nsrc'>{esc(n.source)}{score}</td></tr>")
+                    f"<td class='ntext'>{score}{text}</td><td class='ntime'>{when}</td>"
+                    f"<td class='nsrc'>{esc(n.source)}</td></tr>")
     if not rows:
         body = "<p class='empty'>No notes yet. Tell the model something worth remembering.</p>" if not query.strip() \
-            else "<p class='empty'>No matching notes.</p>"
+            else "<p class='empty'>No note is close enough to that search.</p>"
     else:
         body = ("<table><thead><tr><th>#</th><th>note</th><th>written</th><th>source</th></tr></thead>"
                 f"<tbody>{''.join(rows)}</tbody></table>")
@@ -311,12 +330,15 @@ class Backend:
         return notes[::-1], total
 
     def search(self, s: Session, query: str) -> list[tuple[Any, float]]:
-        return s.store.search(query, k=SEARCH_K, session=s.name)
+        """The notebook's current notes at or above the store's relevance floor, best first."""
+        return s.store.search(query, k=SEARCH_K, session=s.name, min_score=s.store.relevance_floor)
 
     def add_note(self, s: Session, text: str):
-        return s.store.add(_note_text(text), source="user", session=s.name)
+        """A note typed by a person: source "user"; it supersedes the current note with its key."""
+        return s.store.add(_note_text(text), source="user", session=s.name, supersede=True)
 
     def update_note(self, s: Session, note_id: Any, text: str):
+        """A person's edit (the store sets source "user" and edited_at)."""
         note = self._own(s, note_id)
         return s.store.update(note.id, _note_text(text))
 
@@ -438,7 +460,9 @@ CSS = """
 .memgpt-notes td.nid, .memgpt-notes td.ntime, .memgpt-notes td.nsrc { white-space: nowrap; color: var(--body-text-color-subdued); }
 .memgpt-notes tr.fresh td { background: var(--color-accent-soft); }
 .memgpt-notes .count { margin: 0 0 4px 0; font-weight: 600; }
-.memgpt-notes .score { font-size: 0.8em; }
+.memgpt-notes .score { font-size: 0.8em; font-variant-numeric: tabular-nums; color: var(--body-text-color-subdued); }
+.memgpt-notes tr.superseded td { color: var(--body-text-color-subdued); }
+.memgpt-notes .succ, .memgpt-notes .edited, .memgpt-notes .seen { font-size: 0.8em; }
 #memgpt-notes-panel { max-height: 520px; overflow-y: auto; }
 .memgpt-gauge .bar { display: flex; height: 12px; border-radius: 6px; overflow: hidden; background: var(--block-background-fill); border: 1px solid var(--border-color-primary); }
 .memgpt-gauge .mem { background: #e8a33d; }
@@ -475,7 +499,8 @@ def build_app(backend: Backend):
         else:
             (notes, total), scores = backend.notes(s), None
         choices = [(f"#{n.id} · {_short(n.text)}", n.id) for n in notes]
-        return render_notes(notes, total, query or "", scores, fresh), gr.update(choices=choices)
+        return (render_notes(notes, total, query or "", scores, fresh, floor=s.store.relevance_floor),
+                gr.update(choices=choices))
 
     def take_fresh(s: Session) -> frozenset:
         ids = frozenset(n.id for n in s.fresh)
@@ -670,7 +695,8 @@ def build_app(backend: Backend):
             return reply
 
         def notes(notebook: str = "", request: gr.Request = None) -> list[dict]:
-            """Every note of the notebook, oldest first: id, text, created_at, source, position."""
+            """Every note of the notebook, oldest first: id, text, created_at, source, position,
+            edited_at, seen_at and superseded_by (the id of the newer note on its key, or None)."""
             s = api_session(notebook, request)
             out, offset = [], 0
             while batch := s.store.list(session=s.name, limit=1000, offset=offset):

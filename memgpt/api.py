@@ -81,8 +81,11 @@ class MemGPT:
     def chat(self, message: str, max_new_tokens: int = 256, temperature: float = 0.7, top_k: int | None = 50,
              seed: int | None = None, stream: bool = False) -> str | Iterator[str]:
         """One chat turn: returns the reply text (or, with stream=True, an iterator of its pieces).
-        Notes the model writes in its reply are filed in `memory` (source "chat") and left out of
-        the text. temperature 0 is greedy; `seed` reseeds the sampler for this turn. An empty or
+        The notes the model writes about the message, before its reply text, are filed in
+        `memory` (source "chat") and left out of the text; a newer chat note on a key supersedes
+        the older one (kept as history, never injected again) and an exact duplicate is not
+        stored twice. A note opened after the reply began is not filed (`notes_late` counts
+        them). temperature 0 is greedy; `seed` reseeds the sampler for this turn. An empty or
         whitespace-only message is a ValueError (raised at the call, also with stream=True)."""
         _check_said(message, "message")
         _check_sampling(max_new_tokens, temperature, top_k)
@@ -91,8 +94,9 @@ class MemGPT:
 
     def generate(self, prompt: str, max_new_tokens: int = 128, temperature: float = 0.8, top_k: int | None = 50,
                  stream: bool = False, seed: int | None = None) -> str | Iterator[str]:
-        """Continue `prompt` (read like a document, so facts in it get notes); returns the
-        continuation without note markup, or with stream=True an iterator of text pieces."""
+        """Continue `prompt` (read like a document, so facts in it get notes, source "ingest");
+        returns the continuation, or with stream=True an iterator of text pieces. The
+        continuation is the model's own text: no note is written or filed in it."""
         _check_str(prompt, "prompt")
         _check_sampling(max_new_tokens, temperature, top_k)
         it = self.engine.generate_stream(prompt, max_new_tokens, float(temperature), top_k, seed)
@@ -116,6 +120,12 @@ class MemGPT:
     def window(self) -> WindowInfo:
         """Fill of the last window: memory tokens, tokens in use, block size, `fill` fraction."""
         return self.engine.window
+
+    @property
+    def notes_late(self) -> int:
+        """Notes the model opened after its reply text began (or in a generation's output): not
+        filed, since notes come only from what the model reads."""
+        return self.engine.notes_late
 
     @property
     def last_ingest(self) -> IngestStats | None:

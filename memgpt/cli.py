@@ -4,7 +4,7 @@
     memgpt ingest FILE               read a file (progress bar), print the notes and tokens/s
     memgpt ask QUESTION              answer from the notes
     memgpt generate PROMPT           continue a prompt, streaming to stdout
-    memgpt notes list|search|delete|delete-all|export|import
+    memgpt notes list|search|history|delete|delete-all|export|import
     memgpt export-checkpoint SRC DST  copy a checkpoint with float16 weights (half the bytes)
     memgpt train|bpe|data|eval|bench|demo ...        training, evaluation, benchmarks, the web demo
 
@@ -203,28 +203,63 @@ def run_generate(args: argparse.Namespace) -> int:
 
 
 # ---- notes --------------------------------------------------------------------------------
-NOTE_ACTIONS = ("list", "search", "delete", "delete-all", "export", "import")
+NOTE_ACTIONS = ("list", "search", "history", "delete", "delete-all", "export", "import")
 
 
-@command("notes", "manage the note store: list | search QUERY | delete ID | delete-all | export PATH | import PATH",
-         arg("action", choices=NOTE_ACTIONS), arg("value", nargs="?", help="QUERY, ID or PATH, as the action needs"),
-         arg("-k", type=int, default=5, help="search: results to show (default: %(default)s)"),
+def _when(t: float) -> str:
+    import time
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
+
+
+def _note_line(n) -> str:
+    """One note with its provenance: id, source@position, when written, text, then what changed
+    since (edited by a person, written again, superseded by a newer note on its key)."""
+    extra = []
+    if n.edited_at is not None:
+        extra.append(f"edited {_when(n.edited_at)}")
+    if n.seen_at is not None and n.seen_at > n.created_at:
+        extra.append(f"written again {_when(n.seen_at)}")
+    if n.superseded_by is not None:
+        extra.append(f"superseded by #{n.superseded_by}")
+    return f"#{n.id}\t{n.source}@{n.position}\t{_when(n.created_at)}\t{n.text}" + "".join(f"\t({e})" for e in extra)
+
+
+@command("notes", "manage the note store: list | search QUERY | history KEY | delete ID | delete-all | export PATH | "
+                  "import PATH",
+         arg("action", choices=NOTE_ACTIONS), arg("value", nargs="?", help="QUERY, KEY, ID or PATH, as the action needs"),
+         arg("-k", type=int, default=5, help="search: most results to show (default: %(default)s)"),
+         arg("--min-score", type=float, default=None,
+             help="search: hide results scoring below this (default: the embedder's relevance floor)"),
          arg("--limit", type=int, default=100, help="list: most notes to show (default: %(default)s)"),
          arg("--offset", type=int, default=0, help="list: notes to skip (default: %(default)s)"),
-         arg("--all-sessions", action="store_true", help="list/export/delete-all: every session, not just --session"),
+         arg("--current", action="store_true", help="list: only current notes (hide the superseded ones)"),
+         arg("--all-sessions", action="store_true",
+             help="list/history/export/delete-all: every session, not just --session"),
          *STORE_ARGS)
 def run_notes(args: argparse.Namespace) -> int:
-    needs = {"search": "QUERY", "delete": "ID", "export": "PATH", "import": "PATH"}
+    needs = {"search": "QUERY", "history": "KEY", "delete": "ID", "export": "PATH", "import": "PATH"}
     if args.action in needs and args.value is None:
         raise ValueError(f"notes {args.action} needs {needs[args.action]}")
     session = None if args.all_sessions else args.session
     with _open_store(args) as store:
         if args.action == "list":
-            for n in store.list(session=session, limit=args.limit, offset=args.offset):
-                print(f"#{n.id}\t{n.source}@{n.position}\t{n.text}")
+            for n in store.list(session=session, limit=args.limit, offset=args.offset,
+                                include_superseded=not args.current):
+                print(_note_line(n))
         elif args.action == "search":
-            for n, score in store.search(args.value, k=args.k, session=args.session):
+            floor = store.relevance_floor if args.min_score is None else args.min_score
+            hits = store.search(args.value, k=args.k, session=args.session, min_score=floor)
+            for n, score in hits:  # best first
                 print(f"#{n.id}\t{score:.3f}\t{n.text}")
+            print(f"{len(hits)} note{'s' * (len(hits) != 1)} scored {floor:.2f} or more "
+                  f"(of {store.count(session=args.session)}; --min-score changes the floor)", file=sys.stderr)
+        elif args.action == "history":
+            notes = store.history(args.value, session=session)
+            for n in notes:
+                print(_note_line(n))
+            if not notes:
+                print(f"no note has the key {args.value!r} (a key is the text before a note's first ': ')",
+                      file=sys.stderr)
         elif args.action == "delete":
             try:
                 note_id = int(args.value)
@@ -238,7 +273,7 @@ def run_notes(args: argparse.Namespace) -> int:
         elif args.action == "export":
             print(f"exported {store.export(args.value, session=session)} notes to {args.value}")
         elif args.action == "import":
-            print(f"imported {store.import_(args.value)} notes from {args.value}")
+            print(f"imported {store.import_(args.value)} new notes from {args.value} (source \"import\")")
     return 0
 
 

@@ -27,6 +27,13 @@ Decisions worth knowing:
 - The model owns `<|scratch|>`, `<|/scratch|>` and `<|end|>`. Any other control token it samples
   (`<|mem|>`, `<|user|>`, ...) ends the turn, as does `<|end|>`/`<|endoftext|>`; the engine never
   copies controller-owned tokens into the stream.
+- Notes are filed only from what the model reads (DESIGN §7). In chat, the notes the assistant
+  turn writes before its reply text begins (notes about the user's message) are filed as "chat",
+  and a newer chat note with a note's key supersedes it (`NoteStore.add(..., supersede=True)`);
+  a `<|scratch|>` sampled once reply text has begun is refused like an over-the-bound one (the
+  model's next choice taken), logged and counted in `notes_late`. `generate()` files the notes
+  written while reading its prompt (as "ingest") and none in its output, where every opening is
+  refused and counted the same way.
 - `ask()` reads the stream but does not change it and files no notes, so a benchmark can ask many
   questions about one reading.
 - Retrieval queries: `ask` uses the question; `chat` the user message plus the last
@@ -149,6 +156,9 @@ class _Run:
     stop: int | None = None       # the control token that ended the run, if one did
     filed: list[Note] = field(default_factory=list)
     dropped: int = 0              # <|scratch|> samples refused by `max_notes_per_turn`
+    notes_until_text: bool = False  # refuse notes once the run's text has begun (chat: notes are about what was read)
+    text_begun: bool = False      # a visible non-whitespace token was sampled (generate: its whole output is text)
+    late: int = 0                 # <|scratch|> samples refused because the text had begun
 
 
 @dataclass
@@ -262,6 +272,7 @@ class Engine:
         self.last_ingest: IngestStats | None = None
         self.forward_tokens = 0        # token positions run through the model, ever
         self.notes_dropped = 0         # note openings refused by the bounds on notes, ever
+        self.notes_late = 0            # note openings refused after reply text began (or in generate's output), ever
 
     # ---- public ------------------------------------------------------------------------
     @property
@@ -306,7 +317,9 @@ class Engine:
     def chat_stream(self, message: str, max_new_tokens: int = 256, temperature: float = 0.7,
                     top_k: int | None = 50, seed: int | None = None) -> Iterator[str]:
         """One chat turn, yielding reply text as it is decoded (complete UTF-8 only).
-        The user turn and the reply (notes included) join the stream; notes are filed as "chat".
+        The user turn and the reply (notes included) join the stream; the notes written before
+        the reply text are filed as "chat" (superseding older chat notes on their keys); one
+        opened after the reply text began is refused (`notes_late`).
         The turn is closed with <|end|> even when the iterator is abandoned early."""
         user = self.tok.render_prompt_for_reply(message)
         return self._chat(message, user, max_new_tokens, temperature, top_k, seed)
@@ -318,8 +331,9 @@ class Engine:
 
     def generate_stream(self, prompt: str, max_new_tokens: int = 128, temperature: float = 0.8,
                         top_k: int | None = 50, seed: int | None = None) -> Iterator[str]:
-        """Read `prompt` as document text (like `ingest`, so facts in it get notes), then continue
-        it with memory injection, yielding text pieces; notes are filed as "ingest"."""
+        """Read `prompt` as document text (like `ingest`, so facts in it get notes, filed as
+        "ingest"), then continue it with memory injection, yielding text pieces. The continuation
+        is the model's own output: a note opened in it is refused (`notes_late`), not filed."""
         ids = self.tok.encode_text(prompt)
         return self._generate(ids, max_new_tokens, temperature, top_k, seed)
 
@@ -330,7 +344,8 @@ class Engine:
             self._reseed(seed)
             query = f"{message} {self._recent_text()}"  # the message, plus a little recent context
             self.history += user
-            run = _Run(self.history, query=lambda: query, source="chat", prefix=self.tok.system_prefix)
+            run = _Run(self.history, query=lambda: query, source="chat", prefix=self.tok.system_prefix,
+                       notes_until_text=True)
             try:
                 yield from self._texts(self._decode(run, max_new_tokens, temperature, top_k))
             finally:
@@ -345,7 +360,8 @@ class Engine:
         with self._exclusive():
             self._reseed(seed)
             self._read(ids, progress=False)
-            run = _Run(self.history, query=self._recent_text, source="ingest")
+            # The continuation is the model's own text, not something it read: no note is filed.
+            run = _Run(self.history, query=self._recent_text, source=None, notes_until_text=True, text_begun=True)
             try:
                 yield from self._texts(self._decode(run, max_new_tokens, temperature, top_k))
             finally:
@@ -407,9 +423,14 @@ class Engine:
         for _ in range(max_new_tokens):
             t = self._sample(logits, temperature, top_k, ban_scratch=ban)
             ban = False
-            if t == self.tok.scratch and run.note_start < 0 and not self._may_open(run):
-                run.dropped += 1  # the turn has filed its notes: take the model's next choice
-                t = self._sample(logits, temperature, top_k, ban_scratch=True)
+            if t == self.tok.scratch and run.note_start < 0:
+                late = run.notes_until_text and run.text_begun  # not about what the model read
+                if late or not self._may_open(run):  # (or the turn has filed its notes)
+                    if late:
+                        run.late += 1
+                    else:
+                        run.dropped += 1
+                    t = self._sample(logits, temperature, top_k, ban_scratch=True)  # the model's next choice
             if run.note_start >= 0:  # inside a note
                 if t == self.tok.scratch_end and self._close_note(run):
                     pass  # filed; <|/scratch|> is fed below
@@ -428,6 +449,8 @@ class Engine:
                 return
             else:
                 run.stream.append(t)
+                if not run.text_begun and self.tok.decode_bytes([t]).strip():
+                    run.text_begun = True
                 yield t
             logits = self._step(run, t)
 
@@ -441,6 +464,10 @@ class Engine:
             self.notes_dropped += run.dropped
             log.warning("memgpt: refused %d note(s) beyond max_notes_per_turn=%d in one turn",
                         run.dropped, self.cfg.max_notes_per_turn)
+        if run.late:
+            self.notes_late += run.late
+            log.warning("memgpt: refused %d note(s) opened after the %s's text began (not filed: notes come "
+                        "only from what the model reads)", run.late, "reply" if run.source else "generation")
 
     def _note_len(self, run: _Run) -> int:
         return len(run.stream) - run.note_start - 1
@@ -539,11 +566,13 @@ class Engine:
             return []
         texts = [text for _, text, _ in found]
         positions = [pos for pos, _, _ in found]
+        # A conversation's newer note on a key replaces the older one; a reader's notes never do.
+        kw = {"supersede": True} if source == "chat" else {}
         add_many = getattr(self.store, "add_many", None)
         if add_many is not None:
-            notes = add_many(texts, source=source, position=positions, session=self.cfg.session)
+            notes = add_many(texts, source=source, position=positions, session=self.cfg.session, **kw)
         else:
-            notes = [self.store.add(t, source=source, position=p, session=self.cfg.session)
+            notes = [self.store.add(t, source=source, position=p, session=self.cfg.session, **kw)
                      for t, p in zip(texts, positions)]
         for note, (_, _, ids) in zip(notes, found):
             if self.cfg.audit:

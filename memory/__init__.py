@@ -4,13 +4,15 @@
     with NoteStore("notes/") as store:
         store.add("pass key: 48213", source="ingest", position=1200)
         store.search("What is the pass key?", k=5)
+        store.add("user city: Lisbon", source="chat", supersede=True)  # replaces the current "user city"
+        store.history("user city")                                     # every note on that key, oldest first
 """
 
 from .embed import Embedder, HashEmbedder, SentenceTransformerEmbedder, get_embedder
-from .note import SOURCES, Note
+from .note import SOURCES, Note, note_key
 
 __all__ = ["Embedder", "HashEmbedder", "Note", "NoteStore", "SOURCES", "SentenceTransformerEmbedder", "StoreError",
-           "get_embedder"]
+           "get_embedder", "note_key"]
 
 
 def __getattr__(name: str):

@@ -67,10 +67,11 @@ from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from .embed import Embedder, embedder_name, get_embedder
 from .index import FlatIndex, HNSWIndex, file_sha256, make_index, read_index, write_index_temp
-from .note import SOURCES, Note
+from .note import SOURCES, Note, note_key
 
 log = logging.getLogger("memgpt.memory")
 
@@ -83,7 +84,12 @@ SCRUB_TIMEOUT_S = 2.0
 TEMP_MAX_AGE_S = 3600.0
 """An index temp file this old is removed on open even if a process with its pid is running."""
 """Default seconds a delete waits for other connections' reads to end (see `NoteStore.scrub`)."""
-_COLS = "id, text, created_at, source, position, session"
+REEMBED_PROGRESS_MIN = 5000
+"""A re-embedding of at least this many notes shows a progress bar (on stderr)."""
+DEFAULT_RELEVANCE_FLOOR = 0.2
+"""Relevance floor of an embedder that names none (see `relevance_floor`)."""
+_FLOORS = {"hash-": 0.2, "st-": 0.3}
+_COLS = "id, text, created_at, source, position, session, edited_at, seen_at, superseded_by"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS notes (
@@ -93,12 +99,37 @@ CREATE TABLE IF NOT EXISTS notes (
     source TEXT NOT NULL,
     position INTEGER NOT NULL DEFAULT 0,
     session TEXT NOT NULL DEFAULT 'default',
-    emb BLOB                                -- float32[dim]; NULL = not embedded yet
+    emb BLOB,                               -- float32[dim]; NULL = not embedded yet
+    key TEXT,                               -- note_key(text); NULL for a note without one
+    edited_at REAL,                         -- last edit by a person; NULL = never edited
+    seen_at REAL,                           -- last time written (duplicates refresh it); NULL = created_at
+    superseded_by INTEGER                   -- the newer note with this key; NULL = current
 );
 CREATE INDEX IF NOT EXISTS notes_session_time ON notes(session, created_at, id);
 CREATE INDEX IF NOT EXISTS notes_time ON notes(created_at, id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+# Columns added since the first schema: an older store gains them on open (ALTER TABLE keeps
+# every note), then the indexes over them are made.
+_NEW_COLUMNS = (("key", "TEXT"), ("edited_at", "REAL"), ("seen_at", "REAL"), ("superseded_by", "INTEGER"))
+_NEW_INDEXES = """
+CREATE INDEX IF NOT EXISTS notes_session_key ON notes(session, key);
+CREATE INDEX IF NOT EXISTS notes_successor ON notes(superseded_by) WHERE superseded_by IS NOT NULL;
+"""
+_LIVE = "superseded_by IS NULL"
+
+
+def default_relevance_floor(embedder: Embedder) -> float:
+    """The score below which a search hit is not worth showing a person: the embedder's own
+    `relevance_floor` attribute if it has one, else a default for its kind (hash 0.2: unrelated
+    notes score within about 0.13 of 0 and a one-word match about 0.3 or more; sentence
+    transformers 0.3), else `DEFAULT_RELEVANCE_FLOOR`."""
+    floor = getattr(embedder, "relevance_floor", None)
+    if floor is not None:
+        return float(floor)
+    name = embedder_name(embedder)
+    return next((v for prefix, v in _FLOORS.items() if name.startswith(prefix)), DEFAULT_RELEVANCE_FLOOR)
 
 _open_stores: "weakref.WeakSet[NoteStore]" = weakref.WeakSet()
 
@@ -225,6 +256,16 @@ class NoteStore:
             384-d vectors (`python scripts/bench_index.py --n 1000000`).
         scrub_timeout: seconds a delete or update waits for other connections' reads to end so
             that the removed text can be wiped from the files (see `scrub`).
+        relevance_floor: the score below which a search a person reads drops a hit
+            (`search(..., min_score=store.relevance_floor)`); None: the embedder's
+            (`default_relevance_floor`).
+
+    Notes have a key, the text before the first ": " ("user city" of "user city: Lisbon").
+    `add(..., supersede=True)` (chat, and notes a person types) makes a new note replace the
+    current note with its key in its session: the older one is kept, with `superseded_by` set,
+    in `list` and `history`, but no search finds it. Notes read from documents and imports never
+    supersede. An exact duplicate is not stored twice: it refreshes the stored note's `seen_at`
+    (see `add_many`). Deleting a current note makes the note it superseded current again.
 
     All methods are thread-safe. Use as a context manager or call `close()`. Several stores
     (processes) may share a directory: each sees the others' committed notes (module docstring).
@@ -248,11 +289,14 @@ class NoteStore:
         hnsw_ef_construction: int = 40,
         hnsw_ef_search: int = 128,
         scrub_timeout: float = SCRUB_TIMEOUT_S,
+        relevance_floor: float | None = None,
     ):
         if index not in ("flat", "hnsw"):
             raise ValueError(f"unknown index kind {index!r}; choose 'flat' or 'hnsw'")
         self.embedder: Embedder = get_embedder(embedder if embedder is not None else "hash")
         self.dim = int(self.embedder.dim)
+        self.relevance_floor = float(relevance_floor if relevance_floor is not None else default_relevance_floor(self.embedder))
+        """Score below which a search a person reads drops a hit (see `search`)."""
         self.index_kind = index
         self.flush_every = max(1, int(flush_every))
         self._hnsw_kw = dict(M=hnsw_m, ef_construction=hnsw_ef_construction, ef_search=hnsw_ef_search)
@@ -344,6 +388,44 @@ class NoteStore:
             self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA secure_delete=ON")
         self._db.executescript(_SCHEMA)
+        self._migrate()
+        self._db.executescript(_NEW_INDEXES)
+        self._fill_keys()
+
+    def _migrate(self) -> None:
+        """Add the columns an older store lacks (its notes are kept: current, never edited)."""
+        def missing() -> list[tuple[str, str]]:
+            have = {r[1] for r in self._db.execute("PRAGMA table_info(notes)")}
+            return [(c, decl) for c, decl in _NEW_COLUMNS if c not in have]
+
+        if not missing():
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            todo = missing()  # another process may have migrated while we waited for the lock
+            for col, decl in todo:
+                self._db.execute(f"ALTER TABLE notes ADD COLUMN {col} {decl}")
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        if todo:
+            log.info("migrated %s to the current schema (added %s)", self._db_path, ", ".join(c for c, _ in todo))
+
+    def _fill_keys(self) -> None:
+        """Set the key of notes that lack it (after a migration, or rows inserted by hand).
+        Keys are not in the index, so this is no change the index must follow."""
+        rows = self._db.execute("SELECT id, text FROM notes WHERE key IS NULL AND instr(text, ?) > 0",
+                                (b": ",)).fetchall()
+        keyed = [(k, i) for i, t in rows if (k := note_key(_dec(t))) is not None]
+        if keyed:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany("UPDATE notes SET key = ? WHERE id = ?", keyed)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     # ------------------------------------------------------------------ internals
 
@@ -392,7 +474,8 @@ class NoteStore:
             raise ValueError("NoteStore is closed")
 
     def _row(self, r: tuple) -> Note:
-        return Note(id=r[0], text=_dec(r[1]), created_at=r[2], source=r[3], position=r[4], session=r[5])
+        return Note(id=r[0], text=_dec(r[1]), created_at=r[2], source=r[3], position=r[4], session=r[5],
+                    edited_at=r[6], seen_at=r[7], superseded_by=r[8])
 
     def _open_index(self) -> None:
         """Bring meta, embeddings and the FAISS index in step with the sqlite notes."""
@@ -465,8 +548,8 @@ class NoteStore:
                 try:
                     gen = self._generation()
                     index_gen, want = self._meta("index_generation"), self._meta("index_sha256")
-                    sql_ids = np.fromiter((r[0] for r in self._db.execute("SELECT id FROM notes ORDER BY id")),
-                                          dtype=np.int64)
+                    sql_ids = np.fromiter((r[0] for r in self._db.execute(
+                        f"SELECT id FROM notes WHERE {_LIVE} ORDER BY id")), dtype=np.int64)
                 finally:
                     self._db.execute("COMMIT")
                 if f is None:
@@ -499,18 +582,21 @@ class NoteStore:
         rows = self._db.execute(
             "SELECT id, text FROM notes WHERE emb IS NULL OR length(emb) != ?", (4 * self.dim,)
         ).fetchall()
-        for s in range(0, len(rows), batch):
-            chunk = rows[s : s + batch]
-            vecs = self.embedder.embed([_dec(t) for _, t in chunk])
-            with self._tx() as db:
-                db.executemany("UPDATE notes SET emb = ? WHERE id = ?",
-                               [(v.tobytes(), i) for (i, _), v in zip(chunk, vecs)])
+        with tqdm(total=len(rows), unit="note", desc=f"embedding notes ({embedder_name(self.embedder)})",
+                  disable=len(rows) < REEMBED_PROGRESS_MIN, dynamic_ncols=True) as bar:
+            for s in range(0, len(rows), batch):
+                chunk = rows[s : s + batch]
+                vecs = self.embedder.embed([_dec(t) for _, t in chunk])
+                with self._tx() as db:
+                    db.executemany("UPDATE notes SET emb = ? WHERE id = ?",
+                                   [(v.tobytes(), i) for (i, _), v in zip(chunk, vecs)])
+                bar.update(len(chunk))
         return len(rows)
 
     def _rebuild_index(self, batch: int = 8192) -> None:
-        """A fresh index from the sqlite embeddings (no re-embedding)."""
+        """A fresh index of the current notes from the sqlite embeddings (no re-embedding)."""
         idx = make_index(self.index_kind, self.dim, **self._hnsw_kw)
-        cur = self._db.execute("SELECT id, emb FROM notes ORDER BY id")
+        cur = self._db.execute(f"SELECT id, emb FROM notes WHERE {_LIVE} ORDER BY id")
         while rows := cur.fetchmany(batch):
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), self.dim)
@@ -669,23 +755,110 @@ class NoteStore:
             out.append((c, s, int(p), sess))
         return out
 
+    # ------------------------------------------------------------------ filing (lock held, in a transaction)
+
+    def _find(self, db: sqlite3.Connection, where: str, args: tuple) -> Note | None:
+        r = db.execute(f"SELECT {_COLS} FROM notes WHERE {where} LIMIT 1", args).fetchone()
+        return self._row(r) if r else None
+
+    def _duplicate(self, db: sqlite3.Connection, text: str, key: str | None, session: str, created_at: float,
+                   mode: str) -> Note | None:
+        """The stored note that `text` would duplicate under `mode`'s rule, or None.
+
+        supersede: a current note of the session with the same text (for a keyed note that is
+        the current note of its key, so nothing is lost). read: the latest note with the same
+        key, if it has the same text and is current; notes without a key are never duplicates
+        here, since the order of repeated statements is what a reader answers from ("Mary is in
+        the bathroom" twice, with the kitchen between). import: the same text and created_at
+        (the same note imported again).
+        """
+        t = _enc(text)
+        if mode == "supersede":
+            return self._find(db, f"session = ? AND key IS ? AND text = ? AND {_LIVE}", (session, key, t))
+        if mode == "import":
+            return self._find(db, "session = ? AND created_at = ? AND text = ?", (session, created_at, t))
+        if key is None:
+            return None
+        last = db.execute(f"SELECT {_COLS} FROM notes WHERE session = ? AND key = ? "
+                          "ORDER BY created_at DESC, id DESC LIMIT 1", (session, key)).fetchone()
+        if last is None:
+            return None
+        note = self._row(last)
+        return note if note.text == text and not note.superseded else None
+
+    def _file_rows(self, db: sqlite3.Connection, texts: Sequence[str], rows: Sequence[tuple], vecs: np.ndarray,
+                   mode: str, seen: Sequence[float | None] | None = None,
+                   edited: Sequence[float | None] | None = None) -> tuple[list[Note], dict[int, np.ndarray], dict[int, int]]:
+        """Insert (or, for duplicates, refresh) notes by `mode` ("supersede", "read", "import").
+
+        Returns (one Note per text, {new id: vector}, {id: successor} of notes superseded now)."""
+        out: list[Note] = []
+        fresh: dict[int, np.ndarray] = {}
+        succ: dict[int, int] = {}
+        for i, (t, (c, s, p, sess), v) in enumerate(zip(texts, rows, vecs)):
+            key = note_key(t)
+            seen_at = max(c, seen[i]) if seen is not None and seen[i] is not None else c
+            dup = self._duplicate(db, t, key, sess, c, mode)
+            if dup is not None:
+                if seen_at > dup.seen_at:
+                    db.execute("UPDATE notes SET seen_at = ? WHERE id = ?", (seen_at, dup.id))
+                    dup.seen_at = seen_at
+                out.append(dup)
+                continue
+            ed = edited[i] if edited is not None else None
+            cur = db.execute(
+                "INSERT INTO notes(text, created_at, source, position, session, emb, key, edited_at, seen_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?)", (_enc(t), c, s, p, sess, v.tobytes(), key, ed, seen_at))
+            nid = cur.lastrowid
+            if mode == "supersede" and key is not None:
+                old = [r[0] for r in db.execute(f"SELECT id FROM notes WHERE session = ? AND key = ? AND {_LIVE} "
+                                                "AND id != ?", (sess, key, nid))]
+                if old:
+                    db.execute(f"UPDATE notes SET superseded_by = ? WHERE id IN ({','.join('?' * len(old))})",
+                               (nid, *old))
+                    succ.update((o, nid) for o in old)
+            fresh[nid] = v
+            out.append(Note(nid, t, c, s, p, sess, edited_at=ed, seen_at=seen_at))
+        for n in out:  # a note superseded later in the same batch
+            if n.id in succ and n.superseded_by is None:
+                n.superseded_by = succ[n.id]
+        return out, fresh, succ
+
+    def _index_follow(self, fresh: dict[int, np.ndarray], superseded: Sequence[int] | dict[int, int]) -> None:
+        """Put new current notes in the index and take superseded ones out (lock held)."""
+        live = [i for i in fresh if i not in superseded]
+        if live:
+            self._index.add(np.asarray(live, dtype=np.int64), np.stack([fresh[i] for i in live]))
+        gone = [i for i in superseded if i not in fresh]
+        if gone:
+            self._index.remove(gone)
+
     # ------------------------------------------------------------------ public API
 
-    def add(self, text: str, **meta: Any) -> Note:
-        """Store one note; returns it once it is committed to sqlite.
+    def add(self, text: str, *, supersede: bool = False, **meta: Any) -> Note:
+        """Store one note; returns it once it is committed to sqlite (or, for an exact duplicate,
+        the stored note, its `seen_at` refreshed; see `add_many`).
 
-        meta: source ("ingest" | "chat" | "user", default "user"), position (int, default 0),
-        session (str, default "default"), created_at (Unix time, default now).
+        meta: source ("ingest" | "chat" | "user" | "import", default "user"), position (int,
+        default 0), session (str, default "default"), created_at (Unix time, default now).
+        supersede: True for a note of a conversation or one a person types: it replaces the
+        current note with its key in its session (see the class docstring).
         Raises ValueError for non-str, empty or whitespace-only text.
         """
-        return self.add_many([text], **meta)[0]
+        return self.add_many([text], supersede=supersede, **meta)[0]
 
     @_named_errors
-    def add_many(self, texts: Sequence[str], **meta: Any) -> list[Note]:
-        """Store several notes in one transaction (much faster than repeated `add`).
+    def add_many(self, texts: Sequence[str], *, supersede: bool = False, **meta: Any) -> list[Note]:
+        """Store several notes in one transaction (much faster than repeated `add`), in order.
 
         Each meta value is either one value for all notes or a list with one per text.
-        All or nothing: a bad text rejects the whole batch.
+        All or nothing: a bad text rejects the whole batch. Returns one Note per text.
+
+        An exact duplicate is not stored again; the stored note is returned with its `seen_at`
+        refreshed. With `supersede`, that is a current note of the session with the same text;
+        without (notes read from a document), only the latest note with the same key, when it
+        has the same text: a reader's notes are a record in reading order, and a repeated note
+        after another value is news.
         """
         texts = list(texts)
         for t in texts:
@@ -697,16 +870,10 @@ class NoteStore:
         with self._lock:
             self._check_open()
             with self._tx() as db:
-                ids = []
-                for t, (c, s, p, sess), v in zip(texts, rows, vecs):
-                    cur = db.execute(
-                        "INSERT INTO notes(text, created_at, source, position, session, emb) VALUES (?,?,?,?,?,?)",
-                        (_enc(t), c, s, p, sess, v.tobytes()),
-                    )
-                    ids.append(cur.lastrowid)
-            self._index.add(np.asarray(ids, dtype=np.int64), vecs)
+                notes, fresh, succ = self._file_rows(db, texts, rows, vecs, "supersede" if supersede else "read")
+            self._index_follow(fresh, succ)
             self._after_change(removed=False)
-        return [Note(i, t, c, s, p, sess) for i, t, (c, s, p, sess) in zip(ids, texts, rows)]
+        return notes
 
     @_named_errors
     def get(self, id: int) -> Note | None:
@@ -717,26 +884,42 @@ class NoteStore:
         return self._row(r) if r else None
 
     @_named_errors
-    def list(self, session: str | None = None, limit: int = 100, offset: int = 0) -> list[Note]:
-        """Notes in chronological order (created_at, then id), optionally of one session."""
+    def list(self, session: str | None = None, limit: int = 100, offset: int = 0, *,
+             include_superseded: bool = True) -> list[Note]:
+        """Notes in chronological order (created_at, then id), optionally of one session;
+        superseded notes too unless `include_superseded` is False."""
+        where = [] if include_superseded else [_LIVE]
+        args: list[Any] = []
+        if session is not None:
+            where.append("session = ?")
+            args.append(session)
+        q = f"SELECT {_COLS} FROM notes" + (f" WHERE {' AND '.join(where)}" if where else "")
+        with self._lock:
+            self._check_open()
+            rows = self._db.execute(q + " ORDER BY created_at, id LIMIT ? OFFSET ?",
+                                    (*args, int(limit), int(offset))).fetchall()
+        return [self._row(r) for r in rows]
+
+    @_named_errors
+    def history(self, key: str, session: str | None = "default") -> list[Note]:
+        """Every note with this key (see `note_key`) in `session` (None: all sessions),
+        chronologically: the superseded ones (`superseded_by` set) and the current one."""
         with self._lock:
             self._check_open()
             if session is None:
-                rows = self._db.execute(
-                    f"SELECT {_COLS} FROM notes ORDER BY created_at, id LIMIT ? OFFSET ?", (int(limit), int(offset))
-                ).fetchall()
+                rows = self._db.execute(f"SELECT {_COLS} FROM notes WHERE key = ? ORDER BY created_at, id",
+                                        (key.strip(),)).fetchall()
             else:
-                rows = self._db.execute(
-                    f"SELECT {_COLS} FROM notes WHERE session = ? ORDER BY created_at, id LIMIT ? OFFSET ?",
-                    (session, int(limit), int(offset)),
-                ).fetchall()
+                rows = self._db.execute(f"SELECT {_COLS} FROM notes WHERE session = ? AND key = ? "
+                                        "ORDER BY created_at, id", (session, key.strip())).fetchall()
         return [self._row(r) for r in rows]
 
     def _allowed(self, session: str) -> np.ndarray:
         ids = self._session_ids.get(session)
         if ids is None:
             ids = np.fromiter(
-                (r[0] for r in self._db.execute("SELECT id FROM notes WHERE session = ?", (session,))), dtype=np.int64
+                (r[0] for r in self._db.execute(f"SELECT id FROM notes WHERE session = ? AND {_LIVE}", (session,))),
+                dtype=np.int64
             )
             if len(self._session_ids) > 256:  # bound the cache (many demo users)
                 self._session_ids.clear()
@@ -744,11 +927,15 @@ class NoteStore:
         return ids
 
     @_named_errors
-    def search(self, query: str, k: int = 5, session: str | None = None) -> list[tuple[Note, float]]:
-        """The k notes most similar to `query`, best first, with cosine scores.
+    def search(self, query: str, k: int = 5, session: str | None = None,
+               min_score: float | None = None) -> list[tuple[Note, float]]:
+        """The k current notes most similar to `query`, best first, with cosine scores.
 
         With `session`, only that session's notes are considered (and up to k of them are
-        returned however many other sessions' notes score higher). An empty query returns [].
+        returned however many other sessions' notes score higher). Superseded notes are never
+        found. `min_score` drops hits scoring below it: pass `self.relevance_floor` for results
+        a person reads (None, the default, keeps every hit: the engine ranks them itself, and a
+        note it needs may share no word with the question). An empty query returns [].
         """
         if not isinstance(query, str):
             raise ValueError(f"query must be a str, got {type(query).__name__}")
@@ -766,6 +953,8 @@ class NoteStore:
                 if len(allowed) == self._index.ntotal - getattr(self._index, "tombstones", 0):
                     allowed = None  # the session is the whole store: no filter needed
             hits = self._index.search(q, k, allowed)
+            if min_score is not None:
+                hits = [(i, s) for i, s in hits if s >= min_score]
             if not hits:
                 return []
             ids = [i for i, _ in hits]
@@ -775,32 +964,49 @@ class NoteStore:
 
     @_named_errors
     def update(self, id: int, text: str) -> Note:
-        """Replace a note's text (re-embedding it); other fields are kept. KeyError if absent."""
+        """Replace a note's text (re-embedding it), as a person's edit: source becomes "user"
+        and edited_at now; other fields are kept. The edit neither supersedes other notes nor
+        changes whether this one is superseded. KeyError if absent."""
         _check_text(text)
         v = self.embedder.embed([text])
         with self._lock:
             self._check_open()
             with self._tx() as db:
-                cur = db.execute("UPDATE notes SET text = ?, emb = ? WHERE id = ?", (_enc(text), v[0].tobytes(), int(id)))
+                cur = db.execute("UPDATE notes SET text = ?, emb = ?, key = ?, source = 'user', edited_at = ? "
+                                 "WHERE id = ?", (_enc(text), v[0].tobytes(), note_key(text), time.time(), int(id)))
                 if cur.rowcount == 0:
                     raise KeyError(f"no note with id {id}")
                 r = db.execute(f"SELECT {_COLS} FROM notes WHERE id = ?", (int(id),)).fetchone()
-            self._index.remove([int(id)])
-            self._index.add(np.asarray([int(id)], dtype=np.int64), v)
+            note = self._row(r)
+            if not note.superseded:  # a superseded note is not in the index
+                self._index.remove([int(id)])
+                self._index.add(np.asarray([int(id)], dtype=np.int64), v)
             self._after_change(removed=True)
-        return self._row(r)
+        return note
 
     @_named_errors
     def delete(self, id: int) -> bool:
-        """Delete one note, from sqlite (overwritten on disk) and the index. False if absent."""
+        """Delete one note, from sqlite (overwritten on disk) and the index. False if absent.
+
+        The notes it superseded now point to its successor; if it was current, the note it
+        superseded becomes current again (deleting a correction restores the value before it)."""
         with self._lock:
             self._check_open()
-            if self._db.execute("SELECT 1 FROM notes WHERE id = ?", (int(id),)).fetchone() is None:
+            row = self._db.execute("SELECT superseded_by FROM notes WHERE id = ?", (int(id),)).fetchone()
+            if row is None:
                 return False  # nothing changes, so the index file stays in step
             with self._tx() as db:
+                preds = [r[0] for r in db.execute("SELECT id FROM notes WHERE superseded_by = ?", (int(id),))]
+                db.execute("UPDATE notes SET superseded_by = ? WHERE superseded_by = ?", (row[0], int(id)))
                 n = db.execute("DELETE FROM notes WHERE id = ?", (int(id),)).rowcount
+                revived = [] if row[0] is not None or not preds else db.execute(
+                    f"SELECT id, emb FROM notes WHERE id IN ({','.join('?' * len(preds))})", preds).fetchall()
             if n:
-                self._index.remove([int(id)])
+                if row[0] is None:
+                    self._index.remove([int(id)])
+                if revived:
+                    self._index.add(np.asarray([r[0] for r in revived], dtype=np.int64),
+                                    np.stack([np.frombuffer(r[1], dtype=np.float32) for r in revived]))
                 self._after_change(removed=True)
         return bool(n)
 
@@ -814,7 +1020,7 @@ class NoteStore:
                     ids = None
                     n = db.execute("DELETE FROM notes").rowcount
                 else:
-                    ids = [r[0] for r in db.execute("SELECT id FROM notes WHERE session = ?", (session,))]
+                    ids = [r[0] for r in db.execute(f"SELECT id FROM notes WHERE session = ? AND {_LIVE}", (session,))]
                     n = db.execute("DELETE FROM notes WHERE session = ?", (session,)).rowcount
             if ids is None:
                 self._index = make_index(self.index_kind, self.dim, **self._hnsw_kw)
@@ -825,7 +1031,7 @@ class NoteStore:
 
     @_named_errors
     def count(self, session: str | None = None) -> int:
-        """Number of notes (in `session`, or in all sessions)."""
+        """Number of notes, superseded ones included (in `session`, or in all sessions)."""
         with self._lock:
             self._check_open()
             if session is None:
@@ -842,7 +1048,7 @@ class NoteStore:
     @_named_errors
     def export(self, path: str | os.PathLike, session: str | None = None) -> int:
         """Write notes (all, or one session's) as JSONL, one `Note.to_dict()` per line,
-        chronologically. Written atomically; returns the number of notes."""
+        chronologically, superseded notes included. Written atomically; returns the number of notes."""
         path = os.fspath(path)
         tmp = f"{path}.tmp.{os.getpid()}"
         with self._lock:
@@ -858,10 +1064,14 @@ class NoteStore:
             os.replace(tmp, path)
         return n
 
+    @_named_errors
     def import_(self, path: str | os.PathLike, session: str | None = None) -> int:
-        """Add the notes of a JSONL file (as written by `export`) with new ids, keeping text,
-        created_at, source, position and session (or putting all into `session`).
-        All or nothing; returns the number imported."""
+        """Add the notes of a JSONL file (as written by `export`) with new ids and source
+        "import", keeping text, created_at, edited_at, seen_at, position and session (or putting
+        all into `session`), and which note superseded which within the file. Imports never
+        supersede notes already stored, and a note already here with the same text and
+        created_at (an import repeated) is not added again. All or nothing; returns the number
+        of notes added."""
         recs = []
         with open(os.fspath(path), encoding="utf-8") as f:
             for lineno, line in enumerate(f, 1):
@@ -871,19 +1081,35 @@ class NoteStore:
                     d = json.loads(line)
                     if not isinstance(d, dict) or "text" not in d:
                         raise ValueError("expected an object with a 'text' field")
+                    _check_text(d["text"])
                 except ValueError as e:
                     raise ValueError(f"{path}:{lineno}: not a note record: {e}") from None
                 recs.append(d)
         if not recs:
             return 0
-        notes = self.add_many(
-            [d["text"] for d in recs],
-            created_at=[d.get("created_at", time.time()) for d in recs],
-            source=[d.get("source", "user") for d in recs],
+        texts = [d["text"] for d in recs]
+        rows = self._normalise_meta(dict(
+            created_at=[d.get("created_at", time.time()) for d in recs], source="import",
             position=[d.get("position", 0) for d in recs],
-            session=[session if session is not None else d.get("session", "default") for d in recs],
-        )
-        return len(notes)
+            session=[session if session is not None else d.get("session", "default") for d in recs]), len(recs))
+        opt = lambda d, k: None if d.get(k) is None else float(d[k])  # noqa: E731
+        vecs = self.embedder.embed(texts)
+        with self._lock:
+            self._check_open()
+            with self._tx() as db:
+                notes, fresh, _ = self._file_rows(db, texts, rows, vecs, "import",
+                                                  seen=[opt(d, "seen_at") for d in recs],
+                                                  edited=[opt(d, "edited_at") for d in recs])
+                new_id = {d["id"]: n for d, n in zip(recs, notes) if "id" in d}
+                succ: dict[int, int] = {}
+                for d, n in zip(recs, notes):
+                    later = new_id.get(d.get("superseded_by"))
+                    if n.id in fresh and later is not None and later.session == n.session and later.id != n.id:
+                        succ[n.id] = later.id
+                db.executemany("UPDATE notes SET superseded_by = ? WHERE id = ?", [(s, i) for i, s in succ.items()])
+            self._index_follow(fresh, succ)
+            self._after_change(removed=False)
+        return len(fresh)
 
     @_named_errors
     def flush(self) -> None:

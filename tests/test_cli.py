@@ -76,6 +76,42 @@ def test_notes_export_import_delete_all(store_dir, tmp_path, capsys):
     assert cli.main(["notes", "import", str(tmp_path / "missing.jsonl"), "--memory", other]) == 2
 
 
+def test_notes_show_provenance_history_and_a_search_floor(tmp_path, capsys):
+    """Issue 28: source, times and superseding in `notes list`; `notes history KEY`; search
+    results ranked with scores, above the embedder's relevance floor."""
+    d = str(tmp_path / "notes")
+    with NoteStore(d) as s:
+        rome = s.add("user city: Rome", source="chat", supersede=True, position=7)
+        paris = s.add("user city: Paris", source="chat", supersede=True, position=30)
+        job = s.add("user job: nurse", source="chat", supersede=True)
+        s.update(job.id, "user job: doctor")
+        s.add("pass key: 48213", source="ingest", position=5)
+        s.add("pass key: 48213", source="ingest", position=9)  # a duplicate: written again
+        for t in ("Mary is in the kitchen", "magic number for blue-house: 123456", "user name: Ada"):
+            s.add(t)
+    assert cli.main(["notes", "list", "--memory", d]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    row = {line.split("\t")[0]: line.split("\t") for line in lines}
+    assert row[f"#{rome.id}"][1] == "chat@7" and row[f"#{rome.id}"][-1] == f"(superseded by #{paris.id})"
+    assert row[f"#{paris.id}"][3] == "user city: Paris" and len(row[f"#{paris.id}"]) == 4
+    assert row[f"#{job.id}"][1] == "user@0" and row[f"#{job.id}"][-1].startswith("(edited 20")
+    assert any("(written again 20" in line for line in lines) and len(lines) == 7
+    assert cli.main(["notes", "list", "--current", "--memory", d]) == 0
+    assert "Rome" not in capsys.readouterr().out
+    assert cli.main(["notes", "history", "user city", "--memory", d]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split("\t")[3] for line in out] == ["user city: Rome", "user city: Paris"]
+    assert cli.main(["notes", "search", "city", "-k", "50", "--memory", d]) == 0
+    got = capsys.readouterr()
+    assert [line.split("\t")[2] for line in got.out.splitlines()] == ["user city: Paris"]  # not 7 of 7
+    with NoteStore(d) as st:
+        floor = st.relevance_floor  # the embedder's
+    assert float(got.out.split("\t")[1]) >= floor and f"1 note scored {floor:.2f} or more (of 7" in got.err
+    assert cli.main(["notes", "search", "city", "-k", "50", "--min-score", "-1", "--memory", d]) == 0
+    scores = [float(line.split("\t")[1]) for line in capsys.readouterr().out.splitlines()]
+    assert len(scores) == 6 and scores == sorted(scores, reverse=True)  # ranked; the superseded note never
+
+
 def test_model_commands(ckpt, tmp_path, capsys):
     doc = tmp_path / "doc.txt"
     doc.write_text("The pass key is 48213. Remember it. " * 30)

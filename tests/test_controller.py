@@ -107,9 +107,10 @@ def test_generate_reads_prompt_and_files_notes_where_model_opens_them():
 
 
 def test_notes_in_session_and_position_across_calls():
-    eng, _, store = make({TOK.assistant: TOK.scratch, **NOTE_RULES, TOK.scratch_end: TOK.end}, session="alice")
+    eng, model, store = make({TOK.assistant: TOK.scratch, **NOTE_RULES, TOK.scratch_end: TOK.end}, session="alice")
     eng.chat("a", temperature=0)
     start = eng.position + len(TOK.render_prompt_for_reply("b"))
+    model.rules.update({A: R, R: TOK.scratch_end})  # another note ("cat blue"): the same one would be a duplicate
     eng.chat("b", temperature=0)
     a, b = store.list(session="alice")
     assert b.position == start and a.position < b.position
@@ -545,7 +546,7 @@ def test_a_well_behaved_reading_is_unchanged_by_the_bounds():
 
 
 def test_a_chat_turn_files_at_most_max_notes_per_turn(caplog):
-    rules = {TOK.assistant: TOK.scratch, **NOTE_RULES, TOK.scratch_end: R, R: TOK.scratch}  # note, " blue", note, ...
+    rules = {TOK.assistant: TOK.scratch, **NOTE_RULES, TOK.scratch_end: TOK.scratch}  # note after note, no text
     eng, _, _ = make(rules)
     seen = []
     eng.note_listeners.append(seen.append)
@@ -553,8 +554,8 @@ def test_a_chat_turn_files_at_most_max_notes_per_turn(caplog):
         reply = eng.chat("hi", max_new_tokens=200, temperature=0)
     cap = EngineConfig().max_notes_per_turn
     assert len(seen) == cap and eng.notes_dropped > 0 and "max_notes_per_turn" in caplog.text
-    # past the bound the model's next choice is taken: " blue" after every refused note
-    assert reply.startswith(" blue" * cap) and len(reply) > len(" blue" * cap)
+    # past the bound the model's next choice is taken: " the" (the default), then text
+    assert reply.startswith(" the") and eng.notes_late == 0
     eng.chat("again", max_new_tokens=40, temperature=0)  # the bound is per turn
     assert len(seen) == 2 * cap
     eng, _, _ = make(rules, max_notes_per_turn=None)
@@ -562,6 +563,76 @@ def test_a_chat_turn_files_at_most_max_notes_per_turn(caplog):
     seen.clear()
     eng.chat("hi", max_new_tokens=200, temperature=0)
     assert len(seen) > cap and eng.notes_dropped == 0
+
+
+# ---- notes only from what the model reads (issue 28) ----------------------------------------------
+def test_a_note_after_the_reply_began_is_not_filed_and_is_counted(caplog):
+    # " blue", then a note: the model is writing about its own reply, not the user's message
+    eng, _, store = make({TOK.assistant: R, R: TOK.scratch, **NOTE_RULES, TOK.scratch_end: TOK.end},
+                         default=TOK.end)
+    seen = []
+    eng.note_listeners.append(seen.append)
+    with caplog.at_level(logging.WARNING, logger="memgpt.controller"):
+        reply = eng.chat("My pass key is 48213.", temperature=0)
+    assert reply == " blue" and len(store) == 0 and seen == []
+    assert eng.notes_late == 1 and eng.notes_dropped == 0 and "after the reply's text began" in caplog.text
+    assert TOK.scratch not in eng.history  # refused: the model's next choice (<|end|>) was taken
+    # notes before the reply, even after whitespace, are about the message: filed
+    nl = word("\n")
+    eng, _, store = make({TOK.assistant: nl, nl: TOK.scratch, **NOTE_RULES, TOK.scratch_end: R, R: TOK.end})
+    assert eng.chat("hi", temperature=0) == "\n blue"
+    assert [n.text for n in store.list()] == ["cat red"] and eng.notes_late == 0
+
+
+def test_generate_files_notes_on_its_prompt_but_none_in_its_output(caplog):
+    # the prompt (" key") is read without a note; the output " the" is followed by a note: refused
+    eng, _, store = make({K: F, F: TOK.scratch, **NOTE_RULES, TOK.scratch_end: TOK.eot}, default=TOK.eot)
+    with caplog.at_level(logging.WARNING, logger="memgpt.controller"):
+        out = eng.generate(TOK.decode([K]), max_new_tokens=20, temperature=0)
+    assert out == " the" and len(store) == 0 and eng.notes_late == 1
+    assert "generation's text began" in caplog.text
+    # a note opened right away is refused too: the whole continuation is output
+    eng, _, store = make({K: TOK.scratch, **NOTE_RULES, TOK.scratch_end: TOK.scratch}, default=TOK.eot)
+    eng.generate(TOK.decode([F, K]), max_new_tokens=20, temperature=0)
+    assert [(n.text, n.source) for n in store.list()] == [("cat red", "ingest")]  # the prompt's note only
+    assert eng.notes_late == 1
+
+
+COLON = word(":")
+KEY_NOTE = {TOK.assistant: TOK.scratch, TOK.scratch: K, K: COLON, TOK.scratch_end: TOK.end}  # "key: ..."
+
+
+def test_a_newer_chat_note_on_a_key_supersedes_the_older():
+    eng, model, store = make({**KEY_NOTE, COLON: A, A: TOK.scratch_end})
+    eng.chat("The key is cat.", temperature=0)
+    model.rules.update({COLON: B, B: TOK.scratch_end})
+    eng.chat("No, the key is red now.", temperature=0)
+    old, new = store.history("key")
+    assert (old.text, new.text) == ("key: cat", "key: red")
+    assert old.superseded_by == new.id and new.superseded_by is None
+    assert [n.text for n in store.list()] == ["key: cat", "key: red"]  # kept, as history
+    model.rules[TOK.assistant] = TOK.end
+    eng.ask("What is the key?")
+    assert [n.text for n in eng.window.notes] == ["key: red"]  # only the newer is injected
+    eng.chat("what is the key", temperature=0)
+    assert [n.text for n in eng.window.notes] == ["key: red"]
+    # the same note again is a duplicate: one row, its seen_at refreshed
+    model.rules[TOK.assistant] = TOK.scratch
+    seen = []
+    eng.note_listeners.append(seen.append)
+    eng.chat("The key is red.", temperature=0)
+    assert len(store) == 2 and [n.id for n in seen] == [new.id] and store.get(new.id).seen_at > new.seen_at
+
+
+def test_ingested_notes_on_one_key_never_supersede():
+    eng, model, store = make({R: TOK.scratch, TOK.scratch: K, K: COLON, COLON: A, A: TOK.scratch_end})
+    eng.ingest(TOK.decode([F, R, F]))  # a note after " blue"
+    model.rules.update({COLON: B, B: TOK.scratch_end})
+    eng.ingest(TOK.decode([F, R, F]))
+    notes = store.list()
+    assert [n.text for n in notes] == ["key: cat", "key: red"] and not any(n.superseded for n in notes)
+    eng.ask("key")
+    assert {n.text for n in eng.window.notes} == {"key: cat", "key: red"}
 
 
 def test_clean_note_text_is_filed():

@@ -385,6 +385,50 @@ def test_ui_handlers_edit_delete_confirm_export(scripted):
     assert row["visible"] is False and scripted.store.count(session="default") == 0
 
 
+def test_notebook_shows_provenance_superseded_notes_and_a_ranked_search(scripted):
+    """Issue 28: source and times in the panel; a newer note on a key strikes the older through
+    with its successor's id and keeps it out of the window; search is ranked above a floor."""
+    demo = build_app(scripted)
+    s = scripted.session_for()
+    for _ in scripted.turn(s, "Hi, I'm Ada."):  # the model notes "user name: Ada"
+        pass
+    for _ in scripted.turn(s, "Hi again, I'm Ada."):  # the same note again: stored once
+        pass
+    assert [n.text for n in scripted.store.list(session="default")] == [NOTE]
+    old = scripted.add_note(s, "user city: Rome")
+    new = scripted.add_note(s, "user city: Paris")
+    for t in ("pass key: 48213", "Mary is in the kitchen", "user job: nurse", "user pet: Rex", "magic number for x: 1"):
+        scripted.add_note(s, t)
+    edited = scripted.update_note(s, old.id, "user city: Roma")
+    assert edited.source == "user" and edited.edited_at is not None
+    panel = handler(demo, "on_load")(None)[2]
+    row = panel.split(f"<tr data-note-id='{old.id}'")[1].split("</tr>")[0]
+    assert "superseded" in row and "<s>user city: Roma</s>" in row and f"→ #{new.id}" in row and "edited " in row
+    chat_row = panel.split("<tr data-note-id='1'")[1].split("</tr>")[0]
+    assert "<td class='nsrc'>chat</td>" in chat_row and "written again " in chat_row
+    assert f"<tr data-note-id='{new.id}'>" in panel  # current: not struck through
+    # only the current note on a key goes into the model's window
+    steps = list(handler(demo, "on_chat")("Where do I live? city", None, 0.0, 64))
+    used = steps[-1][0][-2]["content"]
+    assert "user city: Paris" in used and "Roma" not in used
+    panel, pick = handler(demo, "on_search")(None, "city")
+    floor = scripted.store.relevance_floor  # the embedder's
+    assert f"1 note scoring {floor:.2f} or more for “city”, best first (of 8 in the notebook)" in panel
+    assert "user city: Paris" in panel and "Rex" not in panel and "class='score'" in panel
+    assert [c[1] for c in pick["choices"]] == [new.id]
+    panel, _ = handler(demo, "on_search")(None, "zebra xylophone")
+    assert f"0 notes scoring {floor:.2f} or more" in panel and "No note is close enough" in panel
+
+
+def test_notes_api_lists_provenance_fields(single):
+    _, backend, _, _, client = single
+    a = backend.store.add("user town: Ely", session="default", supersede=True)
+    b = backend.store.add("user town: York", session="default", supersede=True)
+    listed = {n["id"]: n for n in client.predict(api_name="/notes")}
+    assert listed[a.id]["superseded_by"] == b.id and listed[b.id]["superseded_by"] is None
+    assert {"edited_at", "seen_at", "source", "created_at"} <= set(listed[b.id])
+
+
 # ---- ids and the command line --------------------------------------------------------------------
 def test_notebook_id_format():
     nid = new_notebook_id()

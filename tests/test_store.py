@@ -172,10 +172,12 @@ def test_export_import_round_trip(tmp_path):
         b.add("pre-existing", created_at=1.0)
         assert b.import_(tmp_path / "notes.jsonl") == len(TRICKY)
         got = b.list(limit=1000)[1:]
-        key = lambda n: (n.text, n.created_at, n.source, n.position, n.session)  # noqa: E731
+        key = lambda n: (n.text, n.created_at, n.seen_at, n.edited_at, n.position, n.session)  # noqa: E731
         assert [key(n) for n in got] == [key(n) for n in originals]
+        assert {n.source for n in got} == {"import"}  # provenance: read from an export
         assert {n.id for n in got}.isdisjoint({1})  # new ids
         assert b.search("émoji", k=1)[0][0].text == "日本語 ✓ émoji 🦉"
+        assert b.import_(tmp_path / "notes.jsonl") == 0  # the same notes again: nothing new
     with NoteStore(tmp_path / "b") as b:  # and it all survives a reopen
         assert [key(n) for n in b.list(limit=1000)[1:]] == [key(n) for n in originals]
 

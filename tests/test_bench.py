@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
 
@@ -149,10 +150,10 @@ def _key_of(question: str) -> str:
 def test_niah_single_and_multikey_are_ruler_format(tok):
     s = make_sample(tok, "niah_single", 2000, 1, 0.25)
     assert _needles(s.document) == [(_key_of(s.question), s.expected)] and GRASS_RUN in s.document
-    m = make_sample(tok, "niah_multikey", 2000, 1, 0.25)
+    m = make_sample(tok, "niah_multikey", 2000, 1, 0.25)  # RULER niah_multikey_1: the essay haystack
     found = _needles(m.document)
     assert len(found) == tasks.NIAH_KEYS and len({k for k, _ in found}) == tasks.NIAH_KEYS
-    assert dict(found)[_key_of(m.question)] == m.expected and GRASS_RUN in m.document
+    assert dict(found)[_key_of(m.question)] == m.expected and _is_essay(m.document)
     h = make_sample(tok, "niah_multikey_2", 2000, 1, 0.25)  # haystack of other keys' needles only
     found = _needles(h.document)
     assert len(found) > 50 and len({k for k, _ in found}) == len(found)
@@ -161,8 +162,56 @@ def test_niah_single_and_multikey_are_ruler_format(tok):
     assert abs(_offset_fraction(tok, h.document, h.support[0]) - 0.25) <= _slack(tok, h.document, h.support[0]) < 0.02
 
 
+def _is_essay(doc: str) -> bool:
+    """RULER's essay haystack is the held-out prose here (never Paul Graham's essays)."""
+    legal = set(filler._legal())
+    return "grass" not in doc and sum(s in legal for s in filler._SENT_SPLIT.split(doc)) >= 3
+
+
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+UUID_NEEDLE = re.compile(r"One of the special magic uuids for (\S+) is: (" + UUID + r")\.")
+
+
+def test_niah_tasks_are_rulers_eight_configurations(tok):
+    """RULER's synthetic.yaml: haystack, key and value kinds of each niah task; all of them run."""
+    assert tasks.NIAH_CONFIGS == {
+        "niah_single": ("noise", "word", "number"), "niah_single_2": ("essay", "word", "number"),
+        "niah_single_3": ("essay", "word", "uuid"), "niah_multikey": ("essay", "word", "number"),
+        "niah_multikey_2": ("needle", "word", "number"), "niah_multikey_3": ("needle", "uuid", "uuid"),
+        "niah_multivalue": ("essay", "word", "number"), "niah_multiquery": ("essay", "word", "number")}
+    assert set(tasks.NIAH_TASKS) <= set(tasks.TASKS) and set(tasks.NIAH_TASKS) <= set(runner._names("all", tasks.TASKS, "task"))
+    assert runner._names("niah_single_2,niah_single_3,niah_multikey_3", tasks.TASKS, "task") == [
+        "niah_single_2", "niah_single_3", "niah_multikey_3"]
+    s2 = make_sample(tok, "niah_single_2", 2000, 1, 0.25)
+    assert _needles(s2.document) == [(_key_of(s2.question), s2.expected)] and _is_essay(s2.document)
+    assert abs(_offset_fraction(tok, s2.document, s2.support[0]) - 0.25) <= _slack(tok, s2.document, s2.support[0])
+
+
+def test_niah_uuid_tasks(tok):
+    s = make_sample(tok, "niah_single_3", 2000, 1, 0.25)  # word key, uuid value, essay haystack
+    key = re.fullmatch(r"What is the special magic uuid for (\S+) mentioned in the provided text\?", s.question)[1]
+    assert re.fullmatch(UUID, s.expected) and not re.fullmatch(UUID, key)
+    assert UUID_NEEDLE.findall(s.document) == [(key, s.expected)] and not _needles(s.document)
+    assert s.support == [f"One of the special magic uuids for {key} is: {s.expected}."] and _is_essay(s.document)
+    assert len(tok.encode_text(" " + s.expected)) < s.answer_tokens
+    assert score(f"The special magic uuid for {key} is {s.expected.upper()}.", s.expected) == 1.0
+    assert score(s.expected[:-1], s.expected) == 0.0
+    m = make_sample(tok, "niah_multikey_3", 2000, 1, 0.25)  # uuid keys and values in a haystack of needles
+    key = re.fullmatch(r"What is the special magic uuid for (" + UUID + r") mentioned in the provided text\?", m.question)[1]
+    found = UUID_NEEDLE.findall(m.document)
+    assert len(found) > 10 and all(re.fullmatch(UUID, k) for k, _ in found) and len({k for k, _ in found}) == len(found)
+    assert [v for k, v in found if k == key] == [m.expected] and "grass" not in m.document
+    rest = " ".join(UUID_NEEDLE.sub("", m.document).split())  # nothing but needles, and the cut one opening it
+    assert rest == "" or (m.document.startswith(rest) and len(rest) < 120)
+    assert abs(_offset_fraction(tok, m.document, m.support[0]) - 0.25) <= _slack(tok, m.document, m.support[0]) < 0.05
+    assert m.needles == [[m.expected]] and needles_hit(m, [f"magic uuid for {key}: {m.expected}"]) == 1.0
+    train = {facts.uuid_value(random.Random(i), "train") for i in range(200)}
+    assert all(facts._split_ok(v, "test") for _, v in found) and not train & {v for _, v in found}
+
+
 def test_niah_multivalue_and_multiquery(tok):
     s = make_sample(tok, "niah_multivalue", 2000, 0, 0.5)
+    assert _is_essay(s.document)
     key = re.fullmatch(r"What are all the special magic numbers for (\S+) mentioned in the provided text\?", s.question)[1]
     found = _needles(s.document)
     assert len(found) == tasks.NIAH_VALUES and {k for k, _ in found} == {key}
@@ -170,6 +219,7 @@ def test_niah_multivalue_and_multiquery(tok):
     assert score(", ".join(v for _, v in found), s.expected) == 1.0
     q = make_sample(tok, "niah_multiquery", 2000, 0, 0.5)
     found = dict(_needles(q.document))
+    assert _is_essay(q.document)
     assert len(found) == tasks.NIAH_QUERIES
     assert all(k in q.question for k in found) and q.question.startswith("What are all the special magic numbers for")
     assert sorted(q.expected.split(", ")) == sorted(found.values())

@@ -120,3 +120,65 @@ def test_babi_answers_copy_the_notes_tokens(tok):
     place = tok.encode_text(" garden")
     note, reply = tok.encode_text("Mary is in the garden"), tok.encode_text(facts.babi_reply("Where is Mary?", "garden"))
     assert note[-len(place):] == place and reply[-len(place) - 1:-1] == place  # then the "."
+
+
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+
+
+def test_uuid_needles_use_ruler_wording():
+    """RULER's uuid needle and question (niah_single_3, niah_multikey_3), and the note form
+    "magic uuid for KEY: VALUE"."""
+    import re
+
+    f = facts.niah_fact(random.Random(1), "test", key="alpha-beta", kind="uuid")
+    v = f.qa[0][1]
+    assert re.fullmatch(UUID, v)
+    assert f.sentence == f"One of the special magic uuids for alpha-beta is: {v}."
+    assert f.note == f"magic uuid for alpha-beta: {v}"
+    assert f.qa == [("What is the special magic uuid for alpha-beta mentioned in the provided text?", v)]
+    g = facts.niah_fact(random.Random(2), "test", kind="uuid", key_kind="uuid")  # uuid keys too
+    key = facts.niah_note_key(g.note)
+    assert re.fullmatch(UUID, key) and re.fullmatch(UUID, g.qa[0][1]) and key != g.qa[0][1]
+    assert g.sentence == f"One of the special magic uuids for {key} is: {g.qa[0][1]}."
+    assert facts.multivalue_question("k", "uuid") == "What are all the special magic uuids for k mentioned in the provided text?"
+    assert facts.multiquery_question(["a", "b"], "uuid").startswith("What are all the special magic uuids for a and b ")
+    with pytest.raises(ValueError):
+        facts.niah_fact(random.Random(0), "test", kind="colour")
+
+
+def test_number_needles_draw_as_before():
+    """The uuid kind must not move the number needles' draws: the benchmark's samples stay the same."""
+    a, b = random.Random(9), random.Random(9)
+    f = facts.niah_fact(a, "test")
+    key = facts.niah_key(b, "test")
+    assert f.note == f"magic number for {key}: {facts.digits(b, 6, 7)}" and a.random() == b.random()
+
+
+def test_uuids_are_seeded_and_split():
+    import re
+
+    draw = [facts.uuid_value(random.Random(3), "train") for _ in range(2)]
+    assert draw[0] == draw[1]  # a function of the rng
+    rng = random.Random(0)
+    train = {facts.uuid_value(rng, "train") for _ in range(2000)}
+    test = {facts.uuid_value(rng, "test") for _ in range(500)}
+    assert all(re.fullmatch(UUID, u) for u in train | test)
+    assert len(train) == 2000 and not train & test
+    assert all(facts._split_ok(u, "test") for u in test) and not any(facts._split_ok(u, "test") for u in train)
+
+
+def test_niah_note_key_reads_both_forms():
+    u = "3f2b8c1e-0d4a-4e6f-9a7b-1c2d3e4f5a6b"
+    assert facts.niah_note_key("magic number for alpha-beta: 1234567") == "alpha-beta"
+    assert facts.niah_note_key(f"magic uuid for alpha-beta: {u}") == "alpha-beta"
+    assert facts.niah_note_key(f"magic uuid for {u}: {u[::-1]}") == u
+    assert facts.parse_niah_note(f"magic uuid for k: {u}") == ("uuid", "k", u)
+    assert facts.parse_niah_note("magic number for k: 42") == ("number", "k", "42")
+    assert facts.parse_niah_note("user name: Ada") is None
+    with pytest.raises(ValueError):
+        facts.niah_note_key("pass key: 1234")
+    for kind, key_kind in (("number", "word"), ("uuid", "word"), ("uuid", "uuid")):
+        rng = random.Random(4)
+        for _ in range(50):
+            f = facts.niah_fact(rng, "train", kind=kind, key_kind=key_kind)
+            assert facts.parse_niah_note(f.note) == (kind, f.note.split(" for ", 1)[1].rsplit(": ", 1)[0], f.qa[0][1])

@@ -149,19 +149,55 @@ class RowBuilder:
         return self.ids[: self.length], self.mask[: self.length]
 
 
+# RULER's uuid configurations (niah_single_3: uuid values; niah_multikey_3: uuid keys and values):
+# the model scored 0% there while it had only ever copied 7-digit numbers. UUID_SHARE of the
+# corpus's NIAH facts (needles read, needed notes, distractor notes) hold a uuid value, and
+# UUID_KEY_SHARE of those a uuid key too, except in multivalue and multiquery cases (word keys, as
+# RULER's). The values come from the train part of the uuid space (`uuid_value`).
+UUID_SHARE = 0.25
+UUID_KEY_SHARE = 0.4
+_ANY_NOTE_NIAH = 0.4  # the share of magic-number notes among `any_note`'s
+
+
+def _niah_kinds(rng: random.Random, uuid_keys: bool = True) -> tuple[str, str]:
+    """(value kind, key kind) of one NIAH fact or case: ("number", "word"), ("uuid", "word") or
+    ("uuid", "uuid")."""
+    if rng.random() >= UUID_SHARE:
+        return "number", "word"
+    return "uuid", "uuid" if uuid_keys and rng.random() < UUID_KEY_SHARE else "word"
+
+
+def _niah_fact(rng: random.Random, split: str, key: str | None = None,
+               kinds: tuple[str, str] | None = None) -> Fact:
+    """A RULER needle of the corpus's mix of kinds (`_niah_kinds`), or of the kinds given."""
+    kind, key_kind = kinds or _niah_kinds(rng)
+    return niah_fact(rng, split, key, kind, key_kind)
+
+
+def _any_note(rng: random.Random, split: str) -> str:
+    """`any_note` with UUID_SHARE of its magic notes uuid ones (any_note's are all numbers)."""
+    p = UUID_SHARE * _ANY_NOTE_NIAH / (1 - UUID_SHARE + UUID_SHARE * _ANY_NOTE_NIAH)
+    if rng.random() < p:
+        return _niah_fact(rng, split, kinds=("uuid", "uuid" if rng.random() < UUID_KEY_SHARE else "word")).note
+    return any_note(rng, split)
+
+
+_distractor_notes = functools.partial(distractor_notes, draw=_any_note)
+
+
 def _random_fact(rng: random.Random, split: str) -> Fact:
     r = rng.random()
     if r < 0.25:
         return passkey_fact(rng, split)
     if r < 0.6:
-        return niah_fact(rng, split)
+        return _niah_fact(rng, split)
     return chat_fact(rng, split)
 
 
 def _magic_note(rng: random.Random, split: str) -> str:
-    """Three in four another key's magic number, else any note: the notes a multivalue answer
-    confuses with its key's own."""
-    return niah_fact(rng, split).note if rng.random() < 0.75 else any_note(rng, split)
+    """Three in four another key's magic number (or uuid), else any note: the notes a multivalue
+    answer confuses with its key's own."""
+    return _niah_fact(rng, split).note if rng.random() < 0.75 else _any_note(rng, split)
 
 
 def reading_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "train",
@@ -170,7 +206,7 @@ def reading_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "t
     `fact_rate` is the chance that the next sentence is a fact (~6 facts per 256 tokens at 0.3)."""
     row = RowBuilder(length)
     if rng.random() < 0.2:  # the engine may read with a <|mem|> block in front: stay robust to it
-        row.add(tok.render_memory(distractor_notes(rng, split, rng.randint(1, 6))))
+        row.add(tok.render_memory(_distractor_notes(rng, split, rng.randint(1, 6))))
     style = rng.choice(styles)
     world = BabiWorld(rng, split) if rng.random() < 0.4 else None
     sents = filler.passage(style, rng, 64)
@@ -192,27 +228,30 @@ def reading_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "t
 
 
 def _multi_needle(rng: random.Random, split: str, multivalue: bool) -> tuple[list[Fact], list[tuple[str, str]]]:
-    """Several magic numbers asked at once: for one key (multivalue) or for several (multiquery)."""
+    """Several magic numbers (or uuids) asked at once: for one key (multivalue) or for several
+    (multiquery); word keys."""
+    kind = _niah_kinds(rng, uuid_keys=False)[0]
     if multivalue:
         key = niah_key(rng, split)
-        fs = [niah_fact(rng, split, key) for _ in range(rng.randint(2, NIAH_VALUES))]  # up to the benchmark's count
-        return fs, [(multivalue_question(key), ", ".join(f.qa[0][1] for f in fs))]
-    fs = [niah_fact(rng, split) for _ in range(rng.randint(2, NIAH_QUERIES))]
+        fs = [niah_fact(rng, split, key, kind) for _ in range(rng.randint(2, NIAH_VALUES))]  # up to the benchmark's count
+        return fs, [(multivalue_question(key, kind), ", ".join(f.qa[0][1] for f in fs))]
+    fs = [niah_fact(rng, split, None, kind) for _ in range(rng.randint(2, NIAH_QUERIES))]
     # Asked in any order, as the benchmark asks them (its needles lie at random depths), so the
     # n-th key asked is not the n-th note; the reply restates each key before its value.
     asked = rng.sample(fs, len(fs))
     keys, values = [niah_note_key(f.note) for f in asked], [f.qa[0][1] for f in asked]
-    return fs, [(multiquery_question(keys), multiquery_reply(keys, values))]
+    return fs, [(multiquery_question(keys, kind), multiquery_reply(keys, values))]
 
 
 def _multikey(rng: random.Random, split: str) -> tuple[list[Fact], list[tuple[str, str]]]:
     """One magic number asked among 1-3 other keys' (RULER's multikey): with only the mixed
     distractors, a block held ~2 other magic numbers, and the model picked a wrong key's value
     when it held 7 (niah_multikey 93% on the evaluation, every miss another key's value)."""
-    asked = niah_fact(rng, split)
+    kinds = _niah_kinds(rng)  # the other keys' needles are of the same kinds, as in RULER's haystacks
+    asked = _niah_fact(rng, split, kinds=kinds)
     fs, keys, n = [asked], {niah_note_key(asked.note)}, 1 + rng.randint(1, 3)
     while len(fs) < n:
-        f = niah_fact(rng, split)
+        f = _niah_fact(rng, split, kinds=kinds)
         if niah_note_key(f.note) not in keys:
             fs.append(f)
             keys.add(niah_note_key(f.note))
@@ -228,7 +267,7 @@ def _qa_for_mem(rng: random.Random, split: str) -> tuple[list[Fact], list[tuple[
     if r < 0.35:
         if rng.random() < 0.5:
             return _multikey(rng, split)
-        f = niah_fact(rng, split)
+        f = _niah_fact(rng, split)
         return [f], f.qa
     if r < 0.52:
         return _multi_needle(rng, split, multivalue=r < 0.45)
@@ -271,12 +310,15 @@ def _answering_piece(tok: Tokenizer, mem: list[str], segs: list[tuple[str, str |
 def answering_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "train",
                   styles: tuple[str, ...] = filler.TRAIN_STYLES, window_share: float = 0.2,
                   cases: Callable = _qa_for_mem, max_distractors: int = 12, min_distractors: int = 0,
-                  distractors: Callable = distractor_notes) -> tuple[list[int], list[int]]:
+                  distractors: Callable = _distractor_notes) -> tuple[list[int], list[int]]:
     """`<|mem|>` (needed notes among distractors, chronological), recent text without the fact,
     then questions answered from the block. In `window_share` of the examples the facts (and
     their notes) are in the recent text instead, as when a fact is asked soon after it was read.
-    `cases(rng, split)` draws each example's facts and questions."""
+    `cases(rng, split)` draws each example's facts and questions; a row's first example must
+    hold its first whole answer (a case too long for the row, such as several uuid notes in a
+    257-token row, is drawn again, up to `REDRAWS` times)."""
     row = RowBuilder(length)
+    redraws = 0
     while not row.full():
         if row.ids:  # one <|mem|> block per example, as at inference
             row.add(([tok.eot], [CONTEXT]))
@@ -308,8 +350,24 @@ def answering_row(tok: Tokenizer, rng: random.Random, length: int, split: str = 
             if spare_at is None:
                 break  # too long even bare: it runs to the end of the row, cut there
             mem = mem[:spare_at] + mem[spare_at + 1:]
+        if not row.ids and redraws < REDRAWS and _first_answer_end(tok, piece[0]) > row.room():
+            redraws += 1
+            continue
         row.add(piece)
     return row.done()
+
+
+REDRAWS = 20  # cases an answering row may draw again for its first example
+
+
+def _first_answer_end(tok: Tokenizer, ids: list[int]) -> int:
+    """Tokens up to and including the end of the first assistant turn in `ids` (len(ids) + 1
+    where none ends)."""
+    p = tok.assistant_prefix
+    for i in range(len(ids) - len(p) + 1):
+        if ids[i:i + len(p)] == p:
+            return ids.index(tok.end, i + len(p)) + 1 if tok.end in ids[i + len(p):] else len(ids) + 1
+    return len(ids) + 1
 
 
 def user_statement(rng: random.Random, sentences: list[str]) -> str:
@@ -332,7 +390,7 @@ def chat_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "trai
     # one value per slot: a restated slot replaces the old fact (the latest wins)
     known = {f.family: f for f in (chat_fact(rng, split) for _ in range(rng.randint(0, 5)))}
     memory = [f.note for f in known.values()]
-    memory += distractor_notes(rng, split, rng.randint(0, 4), memory)
+    memory += _distractor_notes(rng, split, rng.randint(0, 4), memory)
     rng.shuffle(memory)
     turns: list[dict] = []
     while True:
@@ -409,7 +467,7 @@ def windowed_row(tok: Tokenizer, rng: random.Random, length: int, split: str = "
             row.add(([tok.eot], [CONTEXT]))
         facts, qa = _qa_for_mem(rng, split)
         needed = [f.note for f in facts]
-        distract = distractor_notes(rng, split, rng.randint(0, 12), needed)
+        distract = _distractor_notes(rng, split, rng.randint(0, 12), needed)
         sents = filler.passage(rng.choice(styles), rng, rng.randint(1, 30))
         placed = rng.random() < window_share
         reading, starts = [], []  # the read's tokens; where each fact's sentence starts in them

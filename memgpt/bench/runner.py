@@ -33,7 +33,9 @@ from .tasks import METHODS, TASKS, format_length, make_sample, parse_length, sam
 
 # Bump when samples, methods or scoring change meaning: old results are then not resumed.
 # 2: bAbI answers get 40 tokens and are scored on their last sentence.
-BENCH_VERSION = 2
+# 3: niah_multikey, niah_multivalue and niah_multiquery read RULER's essay haystack (the held-out
+#    prose), not the noise one; niah_single_2, niah_single_3 and niah_multikey_3 are new.
+BENCH_VERSION = 3
 QUICK = {"tasks": ("passkey", "niah_single", "qa1"), "lengths": ("1k", "4k"), "samples": 2}
 DEFAULT_LENGTHS = ("1k", "4k")
 DEFAULT_SAMPLES = 5

@@ -5,7 +5,8 @@ import re
 
 
 def score(answer: str, expected: str, last_sentence: bool = False) -> float:
-    """Fraction of the expected comma-separated values present in the answer (RULER's metric).
+    """Fraction of the expected comma-separated values present in the answer (RULER's metric):
+    a value (a number, a uuid, a word) counts where its whole string is in the answer, in any case.
 
     last_sentence: look only in the answer's last sentence. bAbI replies name the notes they
     chain before the answer ("Daniel has the milk. Daniel is in the office. The milk is in the

@@ -8,13 +8,20 @@ Tasks (DESIGN §6):
     passkey            Mohtashami & Jaggi (2023): "The pass key is K. Remember it. K is the pass
                        key." in the repeated "The grass is green. ..." filler, after their preamble
     passkey_natural    the same needle in held-out natural text (`legal` filler)
-    niah_single        RULER: "One of the special magic numbers for KEY is: VALUE." in a noise
-                       haystack (the grass filler repeated)
-    niah_multikey      the needle plus 3 needles of other keys (RULER niah_multikey_1's 4 keys)
-                       in the noise haystack
-    niah_multikey_2    RULER niah_multikey_2: the haystack is made of other keys' needles only
-    niah_multivalue    one key, 4 values (RULER num_needle_v=4); all must be answered
-    niah_multiquery    4 keys, one value each (RULER num_needle_q=4), asked in one question
+    niah_*             RULER's eight NIAH configurations (its synthetic.yaml), needle "One of the
+                       special magic numbers for KEY is: VALUE." (uuids: "One of the special magic
+                       uuids for KEY is: VALUE."), keys fresh words, values 7-digit numbers or
+                       uuids. RULER's "essay" haystack (Paul Graham's essays) is the held-out
+                       `legal` prose here, its "noise" haystack the grass filler repeated:
+    niah_single        niah_single_1: noise haystack, word key, number
+    niah_single_2      essay haystack, word key, number
+    niah_single_3      essay haystack, word key, uuid
+    niah_multikey      niah_multikey_1: the needle plus 3 needles of other keys in the essay
+                       haystack (the noise haystack until BENCH_VERSION 3)
+    niah_multikey_2    the haystack is made of other keys' needles only; word keys, numbers
+    niah_multikey_3    the same needle haystack with uuid keys and uuid values
+    niah_multivalue    one key, 4 values (RULER num_needle_v=4), all must be answered; essay
+    niah_multiquery    4 keys, one value each (RULER num_needle_q=4), asked in one question; essay
     qa1, qa2, qa3      bAbI (BabiWorld with bAbI's vocabulary and rules): one, two, three
                        supporting facts, the latest state; the story is woven into natural filler
                        at sentence boundaries (BABILong)
@@ -60,8 +67,21 @@ CHAT_FACTS = 3     # personal facts stated per chat; one is asked
 REPLY_TOKENS = 32  # most tokens per assistant reply in `chat` (notes included)
 REPLY_PLAN = 16    # tokens a reply is counted as when the chat is planned to a length
 
-DOCUMENT_TASKS = ("passkey", "passkey_natural", "niah_single", "niah_multikey", "niah_multikey_2",
-                  "niah_multivalue", "niah_multiquery", "qa1", "qa2", "qa3")
+# RULER's NIAH configurations: (haystack, key kind, value kind); the needle counts are the tasks'
+NIAH_CONFIGS = {
+    "niah_single": ("noise", "word", "number"),  # RULER niah_single_1
+    "niah_single_2": ("essay", "word", "number"),
+    "niah_single_3": ("essay", "word", "uuid"),
+    "niah_multikey": ("essay", "word", "number"),  # RULER niah_multikey_1
+    "niah_multikey_2": ("needle", "word", "number"),
+    "niah_multikey_3": ("needle", "uuid", "uuid"),
+    "niah_multivalue": ("essay", "word", "number"),
+    "niah_multiquery": ("essay", "word", "number"),
+}
+NIAH_TASKS = tuple(NIAH_CONFIGS)
+UUID_ANSWER_TOKENS = 64  # a uuid is 32-36 tokens of the bundled and SmolLM2 tokenizers
+
+DOCUMENT_TASKS = ("passkey", "passkey_natural", *NIAH_TASKS, "qa1", "qa2", "qa3")
 TASKS = DOCUMENT_TASKS + ("chat",)
 METHODS = ("window", "rag", "notes", "oracle")  # implemented in memgpt.bench.methods
 
@@ -262,42 +282,48 @@ def _passkey(tok, task, length, index, depth, rng, style):
                        "What is the pass key?", k, [f.sentence], [[k]], head=[PASSKEY_PREAMBLE])
 
 
-def _keys(rng: random.Random, n: int, exclude: Sequence[str] = ()) -> list[str]:
-    """n distinct fresh RULER keys, none of them in `exclude`."""
+def _keys(rng: random.Random, n: int, exclude: Sequence[str] = (), kind: str = "word") -> list[str]:
+    """n distinct fresh RULER keys of `kind`, none of them in `exclude`."""
     keys: list[str] = []
     while len(keys) < n:
-        k = facts.niah_key(rng, SPLIT)
+        k = facts.niah_key(rng, SPLIT, kind)
         if k not in keys and k not in exclude:
             keys.append(k)
     return keys
 
 
+def _haystack(kind: str, rng: random.Random, key: str, key_kind: str, value_kind: str) -> Iterator[str]:
+    if kind == "needle":
+        return _needle_haystack(rng, key, key_kind, value_kind)
+    return filler_sentences(NATURAL if kind == "essay" else NOISE, rng)
+
+
 def _niah(tok, task, length, index, depth, rng):
-    if task in ("niah_single", "niah_multikey", "niah_multikey_2"):
-        key = _keys(rng, 1)[0]
-        f = facts.niah_fact(rng, SPLIT, key)
+    haystack, key_kind, kind = NIAH_CONFIGS[task]
+    if task not in ("niah_multivalue", "niah_multiquery"):
+        key = _keys(rng, 1, kind=key_kind)[0]
+        f = facts.niah_fact(rng, SPLIT, key, kind)
         q, v = f.qa[0]
         needles = [(depth, f.sentence)]
         if task == "niah_multikey":  # distractor needles of other keys, at random depths
-            needles += [(rng.random(), facts.niah_fact(rng, SPLIT, k).sentence) for k in _keys(rng, NIAH_KEYS - 1, [key])]
-        haystack = _needle_haystack(rng, key) if task == "niah_multikey_2" else filler_sentences(NOISE, rng)
-        return _doc_sample(tok, task, length, index, depth, haystack, needles, q, v, [f.sentence], [[v]])
+            needles += [(rng.random(), facts.niah_fact(rng, SPLIT, k, kind).sentence)
+                        for k in _keys(rng, NIAH_KEYS - 1, [key], key_kind)]
+        return _doc_sample(tok, task, length, index, depth, _haystack(haystack, rng, key, key_kind, kind), needles,
+                           q, v, [f.sentence], [[v]], answer_tokens=UUID_ANSWER_TOKENS if kind == "uuid" else 32)
     if task == "niah_multivalue":
         key = _keys(rng, 1)[0]
         fs = _distinct_values(rng, [key] * NIAH_VALUES)
         question = facts.multivalue_question(key)
-    elif task == "niah_multiquery":
+    else:
         keys = _keys(rng, NIAH_QUERIES)
         fs = _distinct_values(rng, keys)
         question = facts.multiquery_question(keys)
-    else:
-        raise ValueError(task)
     # the first needle asked about sits at the depth, the others anywhere
     needles = [(depth if i == 0 else rng.random(), f.sentence) for i, f in enumerate(fs)]
     vals = [f.qa[0][1] for f in fs]
     order = sorted(range(len(fs)), key=lambda i: (needles[i][0], i))  # document order, for the oracle
-    return _doc_sample(tok, task, length, index, depth, filler_sentences(NOISE, rng), needles, question,
-                       ", ".join(vals), [fs[i].sentence for i in order], [[v] for v in vals],
+    return _doc_sample(tok, task, length, index, depth, _haystack(haystack, rng, "", key_kind, kind), needles,
+                       question, ", ".join(vals), [fs[i].sentence for i in order], [[v] for v in vals],
                        answer_tokens=facts.MULTIQUERY_REPLY_TOKENS if task == "niah_multiquery" else 64)
 
 
@@ -311,15 +337,15 @@ def _distinct_values(rng: random.Random, keys: list[str]) -> list[facts.Fact]:
     return fs
 
 
-def _needle_haystack(rng: random.Random, key: str) -> Iterator[str]:
+def _needle_haystack(rng: random.Random, key: str, key_kind: str = "word", kind: str = "number") -> Iterator[str]:
     """Endless needles of other keys (RULER's "needle" haystack); a key is never reused."""
     used = {key}
     while True:
-        k = facts.niah_key(rng, SPLIT)
+        k = facts.niah_key(rng, SPLIT, key_kind)
         if k in used:
             continue
         used.add(k)
-        yield facts.niah_fact(rng, SPLIT, k).sentence
+        yield facts.niah_fact(rng, SPLIT, k, kind).sentence
 
 
 def _babi_story(rng: random.Random, task: str) -> tuple[list[facts.Fact], str, str, list[int]]:
@@ -421,7 +447,7 @@ def _chat(tok, task, length, index, depth, rng):
 _GENERATORS: dict[str, Callable[..., Sample]] = {
     "passkey": lambda tok, t, L, i, d, rng: _passkey(tok, t, L, i, d, rng, NOISE),
     "passkey_natural": lambda tok, t, L, i, d, rng: _passkey(tok, t, L, i, d, rng, NATURAL),
-    **{t: _niah for t in ("niah_single", "niah_multikey", "niah_multikey_2", "niah_multivalue", "niah_multiquery")},
+    **{t: _niah for t in NIAH_TASKS},
     **{t: _babi for t in ("qa1", "qa2", "qa3")},
     "chat": _chat,
 }

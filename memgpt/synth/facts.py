@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 import random
+import re
+import uuid
 import zlib
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
@@ -199,7 +201,12 @@ def passkey_fact(rng: random.Random, split: str) -> Fact:
                 [(q, k)])
 
 
-def niah_key(rng: random.Random, split: str) -> str:
+def niah_key(rng: random.Random, split: str, kind: str = "word") -> str:
+    """A RULER key: `kind` "word" (fresh words, as RULER's word keys) or "uuid" (niah_multikey_3)."""
+    if kind == "uuid":
+        return uuid_value(rng, split)
+    if kind != "word":
+        raise ValueError(f"unknown key kind {kind!r}; choose from word, uuid")
     r = rng.random()
     if r < 0.5:  # RULER's word-pair keys, with fresh words
         return f"{pseudo_word(rng, split)}-{pseudo_word(rng, split)}"
@@ -208,26 +215,67 @@ def niah_key(rng: random.Random, split: str) -> str:
     return letter_string(rng, split)
 
 
-def niah_fact(rng: random.Random, split: str, key: str | None = None) -> Fact:
-    key = key or niah_key(rng, split)
-    v = digits(rng, 6, 7)
-    q = f"What is the special magic number for {key} mentioned in the provided text?"
-    return Fact("niah", f"One of the special magic numbers for {key} is: {v}.", f"magic number for {key}: {v}",
+def uuid_value(rng: random.Random, split: str) -> str:
+    """A uuid4-shaped string ("1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed") from the rng's bits, as
+    RULER's uuid keys and values; train and test parts disjoint (`_is_test`)."""
+    while True:
+        s = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        if _split_ok(s, split):
+            return s
+
+
+# What a RULER value is called in its needle, note and question, by kind: "One of the special
+# magic uuids for KEY is: VALUE.", "magic uuid for KEY: VALUE".
+NIAH_KINDS = {"number": "number", "uuid": "uuid"}
+
+
+def niah_value(rng: random.Random, split: str, kind: str = "number") -> str:
+    if kind == "number":
+        return digits(rng, 6, 7)
+    if kind == "uuid":
+        return uuid_value(rng, split)
+    raise ValueError(f"unknown value kind {kind!r}; choose from {', '.join(NIAH_KINDS)}")
+
+
+def niah_fact(rng: random.Random, split: str, key: str | None = None, kind: str = "number",
+              key_kind: str = "word") -> Fact:
+    """A RULER needle: a magic number (7-digit) or, `kind="uuid"`, a magic uuid for `key` (else a
+    fresh key of `key_kind`). Numbers draw from the rng exactly as they always have."""
+    if kind not in NIAH_KINDS:
+        raise ValueError(f"unknown value kind {kind!r}; choose from {', '.join(NIAH_KINDS)}")
+    key = key or niah_key(rng, split, key_kind)
+    v = niah_value(rng, split, kind)
+    name = NIAH_KINDS[kind]
+    q = f"What is the special magic {name} for {key} mentioned in the provided text?"
+    return Fact("niah", f"One of the special magic {name}s for {key} is: {v}.", f"magic {name} for {key}: {v}",
                 [(q, v)])
 
 
+_NIAH_NOTE = re.compile(r"magic (number|uuid) for (.+): (\S+)")
+
+
+def parse_niah_note(note: str) -> tuple[str, str, str] | None:
+    """(kind, KEY, VALUE) of a "magic number for KEY: VALUE" or "magic uuid for KEY: VALUE"
+    note, or None for any other note."""
+    m = _NIAH_NOTE.search(note)
+    return (m.group(1), m.group(2), m.group(3)) if m else None
+
+
 def niah_note_key(note: str) -> str:
-    """The KEY of a "magic number for KEY: VALUE" note."""
-    return note.split("magic number for ", 1)[1].rsplit(":", 1)[0]
+    """The KEY of a "magic number for KEY: VALUE" or "magic uuid for KEY: VALUE" note."""
+    parsed = parse_niah_note(note)
+    if parsed is None:
+        raise ValueError(f"not a magic number or uuid note: {note!r}")
+    return parsed[1]
 
 
-def multivalue_question(key: str) -> str:
-    return f"What are all the special magic numbers for {key} mentioned in the provided text?"
+def multivalue_question(key: str, kind: str = "number") -> str:
+    return f"What are all the special magic {NIAH_KINDS[kind]}s for {key} mentioned in the provided text?"
 
 
-def multiquery_question(keys: list[str]) -> str:
+def multiquery_question(keys: list[str], kind: str = "number") -> str:
     ks = ", ".join(keys[:-1]) + f" and {keys[-1]}" if len(keys) > 1 else keys[0]
-    return f"What are all the special magic numbers for {ks} mentioned in the provided text?"
+    return f"What are all the special magic {NIAH_KINDS[kind]}s for {ks} mentioned in the provided text?"
 
 
 MULTIQUERY_REPLY_TOKENS = 96  # decoding budget for a multiquery reply: four keys run to 80 tokens

@@ -113,8 +113,10 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 # Columns added since the first schema: an older store gains them on open (ALTER TABLE keeps
 # every note), then the indexes over them are made.
 _NEW_COLUMNS = (("key", "TEXT"), ("edited_at", "REAL"), ("seen_at", "REAL"), ("superseded_by", "INTEGER"))
+# (session, key, created_at, id): the latest note on a key is one index step, not a scan of the
+# session in time order (which made filing 20k notes 100x slower).
 _NEW_INDEXES = """
-CREATE INDEX IF NOT EXISTS notes_session_key ON notes(session, key);
+CREATE INDEX IF NOT EXISTS notes_key_time ON notes(session, key, created_at, id);
 CREATE INDEX IF NOT EXISTS notes_successor ON notes(superseded_by) WHERE superseded_by IS NOT NULL;
 """
 _LIVE = "superseded_by IS NULL"

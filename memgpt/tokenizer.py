@@ -49,7 +49,7 @@ PRETOKENIZERS = {
 }
 
 CONTEXT, TEXT, KEY = 0, 1, 2  # mask values
-MAX_NOTE_TOKENS = 64
+MAX_NOTE_TOKENS = 96
 
 RANKS_FILE, TOKENIZER_FILE = "tokenizer.bpe", "tokenizer.json"
 

@@ -96,3 +96,20 @@ def test_damaged_adapter_is_refused(base, tmp_path):
     w.write_bytes(bytes(data))
     with pytest.raises(lora.AdapterError, match="checksum"):
         lora.read_adapter(str(out / "last"))
+
+
+def test_init_adapter_starts_a_new_run_where_the_shipped_one_ended(base, tmp_path):
+    """A run started from an adapter begins with its weights (its first loss is the adapter's last,
+    not a fresh start's); an adapter of another rank is refused with both ranks named."""
+    common = dict(base=base, block=48, step_tokens=200, alpha=8, lr=3e-3, new_rows_lr=3e-2, warmup_steps=1,
+                  eval_every=0)
+    finetune(FinetuneConfig(out=str(tmp_path / "a"), tokens=1200, rank=4, **common), rows_fn=rows_fn, progress=False)
+    trained = [json.loads(x) for x in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]
+    finetune(FinetuneConfig(out=str(tmp_path / "b"), tokens=200, rank=4, init_adapter=str(tmp_path / "a" / "last"),
+                            **{**common, "lr": 0.0, "new_rows_lr": 0.0}), rows_fn=rows_fn, progress=False)
+    cont = [json.loads(x) for x in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
+    assert cont[0]["key_loss"] < 0.8 * trained[0]["key_loss"]
+    assert cont[0]["key_loss"] < 1.1 * trained[-1]["key_loss"]
+    with pytest.raises(ValueError, match="rank 4 .* rank 2"):
+        finetune(FinetuneConfig(out=str(tmp_path / "c"), tokens=200, rank=2, init_adapter=str(tmp_path / "a" / "last"),
+                                **common), rows_fn=rows_fn, progress=False)

@@ -115,13 +115,20 @@ def test_user_text_is_context_and_ordinary_text(tok, mixed, chats):
 def test_key_targets_are_exactly_notes_and_answers(tok, mixed, chats):
     smalltalk = set(oc.SMALLTALK_PROMPTS)
     for r in mixed + chats:
-        # a note written is a key target whole; a key target is a note or an answer
+        # a note written is a key target whole; a key target is a note, an answer, or the first
+        # token of a reply (where the model decides to write no more notes)
         for a, b in _mask_runs(r.mask, KEY):
             text = tok.decode(r.ids[a:b])
-            rest = text
-            while rest.startswith("<|scratch|>"):
-                rest = rest[rest.index("<|/scratch|>") + len("<|/scratch|>"):]
-            if rest:  # an answer: the rest of an assistant turn, after a question
+            i = a
+            while i < b and r.ids[i] == tok.scratch:  # skip the notes
+                i = r.ids.index(tok.scratch_end, i) + 1
+            rest = tok.decode(r.ids[i:b])
+            if b - i == 1 and r.ids[i] != tok.end:
+                # a lone decision token opens the assistant's turn or follows its notes
+                assert r.ids[i - len(tok.assistant_prefix):i] == list(tok.assistant_prefix) \
+                    or r.ids[i - 1] == tok.scratch_end, (r.kind, tok.decode(r.ids[i - 8:i + 1]))
+                assert r.kind not in ("reading", "fact_free", "bench_reading"), text
+            elif rest:  # an answer: the rest of an assistant turn, after a question
                 assert r.kind not in ("reading", "fact_free", "bench_reading"), text
                 assert rest.endswith("<|im_end|>") or b == len(r.ids), (r.kind, text)
                 user = next(tok.decode(r.ids[us:ue]) for us, ue, a0, a1 in reversed(od._turn_spans(tok, r.ids)) if a0 <= a)
@@ -143,7 +150,7 @@ def test_smalltalk_replies_are_text_targets(tok, chats):
             user = tok.decode(r.ids[us:ue])
             if user in oc.SMALLTALK_PROMPTS and us >= r.info["recent_start"] and r.mask[a0] != CONTEXT:
                 assert tok.decode(r.ids[a0:a1]) == REPLIES[oc.smalltalk_key(user)] + "<|im_end|>"
-                assert set(r.mask[a0:a1]) == {TEXT}
+                assert r.mask[a0] == KEY and set(r.mask[a0 + 1:a1]) == {TEXT}  # the first: "no note"
                 seen += 1
     assert seen > 5
 
@@ -256,3 +263,13 @@ def test_the_committed_replies_cover_every_prompt():
     assert all(replies[oc.smalltalk_key(p)]["prompt"] == p for p in oc.SMALLTALK_PROMPTS)
     loaded = od.load_replies()
     assert all(isinstance(v, str) for v in loaded.values())
+
+
+def test_some_chats_are_a_new_users_with_no_block(tok, chats):
+    """The engine's first turns with an empty store have no `<|mem|>` block: the corpus must teach
+    notes there too (a model trained only behind a block wrote none in a fresh chat)."""
+    bare = [r for r in chats if tok.mem not in r.ids]
+    assert len(bare) >= 0.1 * len(chats)
+    noted = [r for r in bare if tok.scratch in r.ids[len(tok.system_prefix):]]
+    assert noted and all(r.ids[:len(tok.system_prefix) + len(tok.user_prefix)] == tok.system_prefix + tok.user_prefix
+                         for r in bare if r.info["first_turn"] == 0 and r.info["recent_start"] == len(tok.system_prefix))

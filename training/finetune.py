@@ -59,6 +59,7 @@ class FinetuneConfig:
     eval_rows: int = 40              # held-out rows in the validation set
     threads: int = 2                 # torch threads on a CPU
     device: str = "auto"
+    init_adapter: str = ""           # a new run starts from this adapter (e.g. the shipped one), not from zero
 
 
 def _rows_source(cfg: FinetuneConfig, tok, split: str, seed: int) -> Iterator[Row]:
@@ -105,6 +106,15 @@ def validate(model, rows: list[Row], cfg: FinetuneConfig, device, ctx) -> dict:
     return {"val_loss": tot / max(wt, 1.0), "val_key_loss": ksum / max(kn, 1.0)}
 
 
+def _put_adapter(model, sd: dict, n_base: int) -> None:
+    """Copy adapter weights (`adapter_state`'s keys) into the trainable LoRA matrices and new rows."""
+    with torch.no_grad():
+        for n, m in lora_modules(model).items():
+            m.lora_a.copy_(sd[f"{n}.lora_a"])
+            m.lora_b.copy_(sd[f"{n}.lora_b"])
+        model.transformer.wte.weight[n_base:] = sd["new_rows"]
+
+
 def _atomic_torch_save(obj, path: str) -> None:
     tmp = path + ".tmp"
     torch.save(obj, tmp)
@@ -149,14 +159,22 @@ def finetune(cfg: FinetuneConfig, rows_fn: Callable[[FinetuneConfig, object, str
         st = torch.load(state_path, map_location=device, weights_only=False)
         if st["config"]["base"] != cfg.base or st["config"]["rank"] != cfg.rank:
             raise ValueError(f"{state_path}: a run of another base or rank; use another --out")
-        with torch.no_grad():
-            for n, m in lora_modules(model).items():
-                m.lora_a.copy_(st["adapter"][f"{n}.lora_a"])
-                m.lora_b.copy_(st["adapter"][f"{n}.lora_b"])
-            model.transformer.wte.weight[n_base:] = st["adapter"]["new_rows"]
+        _put_adapter(model, st["adapter"], n_base)
         opt.load_state_dict(st["opt"])
         step, tokens, rows_read = st["step"], st["tokens"], st["rows_read"]
         print(f"resuming {cfg.out} at step {step} ({tokens:,} tokens)", file=sys.stderr)
+    elif cfg.init_adapter:
+        from memgpt.lora import AdapterError, read_adapter
+        try:
+            sd, ameta = read_adapter(cfg.init_adapter)
+        except AdapterError as e:
+            raise ValueError(f"--init-adapter: {e}") from None
+        if ameta.get("rank") != cfg.rank or int(ameta.get("n_base", -1)) != n_base:
+            raise ValueError(f"--init-adapter {cfg.init_adapter}: rank {ameta.get('rank')} over {ameta.get('n_base')} "
+                             f"base tokens; this run has rank {cfg.rank} over {n_base}")
+        _put_adapter(model, sd, n_base)
+        print(f"starting {cfg.out} from the adapter in {cfg.init_adapter} "
+              f"(its {int(ameta.get('tokens', 0)):,} tokens)", file=sys.stderr)
     info = {"base": cfg.base, "base_name": meta.get("name", ""), "rank": cfg.rank, "alpha": cfg.alpha,
             "targets": list(TARGETS), "block_size": model.config.block_size}
     with open(os.path.join(cfg.out, "config.json"), "w") as f:

@@ -167,12 +167,13 @@ class Context:
 
 def _assistant(tok: Tokenizer, reply: str, notes: Sequence[str], answer: bool) -> Rendered:
     """The assistant's turn: notes (key), then the reply: key when it answers a question from
-    the notes or the window, text otherwise (acknowledgements, small talk)."""
+    the notes or the window, text otherwise (acknowledgements, small talk) but for its first token."""
     ids, mask = tok.render_assistant(reply, notes)
     if answer:
         return ids, mask
     start = len(tok.assistant_prefix) + sum(len(tok.render_note(n)[0]) for n in notes)
-    return ids, mask[:start] + [TEXT if m == KEY else m for m in mask[start:]]
+    # the reply's first token is where the model decides "no (more) notes": a key target always
+    return ids, mask[:start + 1] + [TEXT if m == KEY else m for m in mask[start + 1:]]
 
 
 def _cut_reading(ids: list[int], mask: list[int], limit: int, tok: Tokenizer) -> Rendered:
@@ -329,12 +330,15 @@ def _window(ctx: Context, ex: dict, pairs: list[_Pair], e: int, distract: list[s
 
 def chat_rows(ctx: Context, rng: random.Random) -> list[Row]:
     """One window of a chat (see the module docstring)."""
+    # a third of the chats are a new user's: an empty store (no block), as in the engine's first turns
+    new_user = rng.random() < 0.35
     for _ in range(8):
-        ex = fill_replies(chat_example(rng, ctx.split, ctx.prose, ctx.relations), ctx.replies)
+        ex = fill_replies(chat_example(rng, ctx.split, ctx.prose, ctx.relations,
+                                       **({"memory_facts": (0, 0)} if new_user else {})), ctx.replies)
         pairs = _pairs(ctx, ex)
         taken = {f["key"] for f in ex["facts"]} | {p.asks for p in pairs if p.asks}
         distract: list[str] = []
-        k = rng.randint(0, 8)
+        k = 0 if new_user else rng.randint(0, 8)
         for _ in range(3 * k):  # other facts this user told in other sessions
             if len(distract) >= k:
                 break
@@ -359,7 +363,7 @@ def chat_rows(ctx: Context, rng: random.Random) -> list[Row]:
                 weight = 3.0 if not any(_told_in(ex, n.split(": ", 1)[0], s0, e) for n in p.notes) else 1.5
             else:
                 weight = 1.0
-            weights.append(weight)
+            weights.append(weight * (3.0 if new_user and s0 == 0 else 1.0))  # a new user's first turns
         w = None
         while w is None and any(weights):
             e = rng.choices(range(len(pairs)), weights=weights)[0]

@@ -113,3 +113,27 @@ def test_init_adapter_starts_a_new_run_where_the_shipped_one_ended(base, tmp_pat
     with pytest.raises(ValueError, match="rank 4 .* rank 2"):
         finetune(FinetuneConfig(out=str(tmp_path / "c"), tokens=200, rank=2, init_adapter=str(tmp_path / "a" / "last"),
                                 **common), rows_fn=rows_fn, progress=False)
+
+
+def test_constant_head_rows_give_the_same_loss_and_gradients(base):
+    """`row_loss(..., n_base)` skips the head's weight gradient over the base rows: loss and every
+    trained gradient (LoRA, new rows) equal the plain head's."""
+    from memgpt.training.finetune import row_loss
+    model, tok, meta = load_gguf(base)
+    n = meta["base_tokens"]
+    params = lora.add_lora(model, 4, 8.0) + [lora.train_new_rows(model, n)]
+    with torch.no_grad():
+        for m in lora.lora_modules(model).values():
+            m.lora_b.normal_(0, 0.05)
+    ids, mask = next(rows_fn(FinetuneConfig(block=48), tok, "train", 3))
+    grads = []
+    for nb in (None, n):
+        loss, *_ = row_loss(model, ids, mask, 3.0, "cpu", nb)
+        loss.backward()
+        grads.append((loss.detach(), [p.grad.clone() for p in params]))
+        for p in params:
+            p.grad = None
+    torch.testing.assert_close(grads[0][0], grads[1][0])
+    assert grads[0][1][-1][n:].abs().sum() > 0  # the new rows learn
+    for a, b in zip(grads[0][1], grads[1][1]):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)  # summation order differs

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import torch
+import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from memgpt.lora import TARGETS, adapter_state, add_lora, lora_modules, save_adapter, train_new_rows
@@ -81,13 +82,20 @@ def lr_scale(cfg: FinetuneConfig, step: int, total_steps: int) -> float:
     return cfg.min_lr_frac + (1 - cfg.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * frac))
 
 
-def row_loss(model, ids: list[int], mask: list[int], key_weight: float, device) -> tuple[torch.Tensor, float, float, int]:
-    """(weighted loss summed over the row, its weight, key-token loss sum, key tokens)."""
+def row_loss(model, ids: list[int], mask: list[int], key_weight: float, device,
+             n_base: int | None = None) -> tuple[torch.Tensor, float, float, int]:
+    """(weighted loss summed over the row, its weight, key-token loss sum, key tokens).
+    With `n_base`, the (tied) output head's first `n_base` rows are constants: the same loss and
+    gradients for the new rows, without the head's weight gradient over 49k rows (~1/10 of a step)."""
     x = torch.tensor([ids[:-1]], device=device)
     w = torch.tensor(weights_of(mask[1:], key_weight), device=device)
     keep = w > 0  # the output head (49k rows) runs only where there is a target
     h = model.hidden(x)[0][keep]
-    logits = model.lm_head(h)
+    if n_base is None:
+        logits = model.lm_head(h)
+    else:
+        head = model.lm_head.weight
+        logits = torch.cat([F.linear(h, head[:n_base].detach()), F.linear(h, head[n_base:])], dim=-1)
     y = torch.tensor(ids[1:], device=device)[keep]
     ce = torch.nn.functional.cross_entropy(logits.float(), y, reduction="none")
     key = torch.tensor([m == KEY for m in mask[1:]], device=device)[keep]
@@ -209,7 +217,7 @@ def finetune(cfg: FinetuneConfig, rows_fn: Callable[[FinetuneConfig, object, str
             got += len(ids)
         for ids, mask in batch:
             with ctx():
-                loss, w, k, n = row_loss(model, ids, mask, cfg.key_weight, device)
+                loss, w, k, n = row_loss(model, ids, mask, cfg.key_weight, device, n_base)
             (loss / cfg.step_tokens).backward()
             lsum, wsum, ksum, kn = lsum + loss.item(), wsum + w, ksum + k, kn + n
         torch.nn.utils.clip_grad_norm_(lora + [rows_param], 1.0)

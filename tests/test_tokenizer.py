@@ -64,8 +64,10 @@ def test_memory_block_is_one_note_per_line(tok):
 
 
 def test_note_is_bounded(tok):
+    from memgpt.tokenizer import MAX_NOTE_TOKENS
     ids, _ = tok.render_note("word " * 500)
-    assert len(ids) == 64 + 2
+    assert MAX_NOTE_TOKENS >= 80  # a UUID key and a UUID value fit (70-77 tokens)
+    assert len(ids) == MAX_NOTE_TOKENS + 2 and ids[0] == tok.scratch and ids[-1] == tok.scratch_end
 
 
 def test_save_load_round_trip(tmp_path, tok):

@@ -86,7 +86,8 @@ def row_loss(model, ids: list[int], mask: list[int], key_weight: float, device,
              n_base: int | None = None) -> tuple[torch.Tensor, float, float, int]:
     """(weighted loss summed over the row, its weight, key-token loss sum, key tokens).
     With `n_base`, the (tied) output head's first `n_base` rows are constants: the same loss and
-    gradients for the new rows, without the head's weight gradient over 49k rows (~1/10 of a step)."""
+    gradients for the new rows, without the head's weight gradient over 49k rows (by arithmetic
+    ~1/10 of a step's; not timed alone)."""
     x = torch.tensor([ids[:-1]], device=device)
     w = torch.tensor(weights_of(mask[1:], key_weight), device=device)
     keep = w > 0  # the output head (49k rows) runs only where there is a target

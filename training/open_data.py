@@ -59,7 +59,7 @@ Rendered = tuple[list[int], list[int]]
 
 DEFAULT_BLOCK = 768
 DEFAULT_MIX: dict[str, float] = {
-    "reading": 0.24, "fact_free": 0.10, "chat": 0.33, "answering": 0.18,
+    "reading": 0.22, "fact_free": 0.14, "chat": 0.33, "answering": 0.16,
     "bench_reading": 0.04, "bench_answering": 0.04, "bench_windowed": 0.03, "bench_tracking": 0.02, "bench_chat": 0.02,
 }
 RETRIEVE_K = 16  # notes the engine asks of the store per window (EngineConfig.retrieve_k)

@@ -13,6 +13,7 @@ collapsed; the verse styles keep their line breaks). The sources and what they n
 | `gcide`        | GCIDE dictionary definitions (quotations dropped)       | Debian `dict-gcide`              |
 | `wordnet`      | WordNet 3.0 synset glosses                              | Debian `wordnet-base`            |
 | `fortunes`     | the fortune cookie files                                | Debian `fortunes` (+ `fortunes-min`) |
+| `base_prose`   | diary entries, stories, letters written by the base once | `training/base_prose.json` (in git) |
 
 `TRAIN_STYLES` feed training; `HELDOUT_STYLES` (`fortunes`, `shakespeare`, `wordnet`: verse and
 drama, quips, dictionary glosses) are never trained on and are kept for the checks (false notes per
@@ -40,9 +41,12 @@ from typing import Callable, Iterable, Sequence
 
 from memgpt.synth.filler import file_docstrings
 
-TRAIN_STYLES = ("python_docs", "docstrings", "debian_docs", "man_pages", "gcide")
+TRAIN_STYLES = ("python_docs", "docstrings", "debian_docs", "man_pages", "gcide", "base_prose")
 HELDOUT_STYLES = ("fortunes", "shakespeare", "wordnet")  # the false-note bar asks for >= 3 unseen styles
 STYLES = TRAIN_STYLES + HELDOUT_STYLES
+# how often a passage is drawn from a style, relative to 1: everyday first-person prose is where
+# the model must learn not to note, and the only training style of its kind
+STYLE_WEIGHTS = {"base_prose": 3.0}
 
 # where each source lives (module constants so a test can point a loader at a missing path)
 DOC_DIR = "/usr/share/doc"
@@ -60,6 +64,7 @@ INSTALL_HINTS = {
     "gcide": "the Debian package dict-gcide: apt-get install dict-gcide",
     "wordnet": "the Debian package wordnet-base: apt-get install wordnet-base",
     "fortunes": "the Debian packages fortunes and fortunes-min: apt-get install fortunes fortunes-min",
+    "base_prose": "training/base_prose.json: python -m memgpt.training.base_prose",
 }
 
 
@@ -540,10 +545,27 @@ def load_fortunes(limit: int | None = None, root: str | None = None) -> tuple[st
     return _finish(paras, min_chars=40, min_alpha=0.68)
 
 
+def _repetitive(p: str) -> bool:
+    """A sampled passage that loops ("Ava: Ava: Ava: ...") is not prose anyone writes."""
+    words = p.lower().split()
+    return len(words) >= 20 and len(set(words)) < 0.4 * len(words)
+
+
+def load_base_prose(limit: int | None = None, path: str | None = None) -> tuple[str, ...]:
+    from memgpt.training import base_prose
+    path = path or base_prose.PATH
+    try:
+        texts = base_prose.passages(path)
+    except FileNotFoundError:
+        raise _missing("base_prose", path) from None
+    paras = [q for t in _spread(texts, limit) for q in t.split("\n\n")]
+    return _finish(q for q in paras if not _repetitive(q))
+
+
 LOADERS: dict[str, Callable[..., tuple[str, ...]]] = {
     "python_docs": load_python_docs, "docstrings": load_docstrings, "debian_docs": load_debian_docs,
     "man_pages": load_man_pages, "shakespeare": load_shakespeare, "gcide": load_gcide, "wordnet": load_wordnet,
-    "fortunes": load_fortunes,
+    "fortunes": load_fortunes, "base_prose": load_base_prose,
 }
 assert set(LOADERS) == set(STYLES)
 
@@ -605,7 +627,7 @@ class Prose:
         return paragraphs(style, self.limit)
 
     def style(self, rng: random.Random) -> str:
-        return rng.choice(self.styles)
+        return rng.choices(self.styles, [STYLE_WEIGHTS.get(s, 1.0) for s in self.styles])[0]
 
     def passage(self, rng: random.Random, style: str | None = None, n_chars: int = 1500) -> list[str]:
         """Consecutive paragraphs of one style from a random start, about `n_chars` in all (at

@@ -44,3 +44,18 @@ def test_bench_index_hash_data_embeds_synthetic_notes():
     x = bi.make_data("hash", 50, 0, seed=0)
     assert x.shape == (50, 2048) and np.allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-5)
     assert np.array_equal(x, bi.make_data("hash", 50, 0, seed=0))  # seeded
+
+
+def test_demo_conversation_states_heldout_facts_among_smalltalk_and_asks_in_other_words():
+    from memgpt.training.relations import HELDOUT
+    d = load_script("demo_conversation")
+    turns, questions = d.script(0, 10, 20)
+    assert (turns, questions) == d.script(0, 10, 20) and d.script(1, 10, 20) != (turns, questions)
+    stated = [t for t in turns if "fact" in t]
+    assert len(turns) == 30 and len(stated) == 10 and len(questions) == 10
+    assert {q["relation"] for q in questions} <= HELDOUT and len({q["relation"] for q in questions}) == 10
+    assert {q["note"] for q in questions} == {t["fact"] for t in stated}
+    for q in questions:  # asked in other words: never the statement itself
+        assert all(q["question"] != t["user"] for t in turns)
+    # the check is the evaluation's: the value at word boundaries, normalised
+    assert d.answer_contains("You pay €1,489 a month.", ["€1,489"]) and not d.answer_contains("You pay 1,48", ["€1,489"])

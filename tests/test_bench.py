@@ -477,3 +477,23 @@ def test_quick_defaults_and_cli(ckpt, tmp_path, capsys):
     assert "bad length 'lots'" in capsys.readouterr().err
     args = cli.build_parser("bench").parse_args(["bench", "--quick", "--out", out])
     assert args.quick and args.samples is None and args.command == "bench"
+
+
+def test_two_models_side_by_side(ckpt, tmp_path, capsys):
+    """`memgpt bench --model a,b`: each model's full run in OUT/<model>/, one table of both."""
+    from memgpt.bench.runner import side_by_side_table
+    out = tmp_path / "both"
+    code = cli.main(["bench", "--tasks", "passkey", "--lengths", "300", "--methods", "window,notes", "--samples", "1",
+                     "--out", str(out), "--model", f"{ckpt},tiny", "--device", "cpu", "--no-plots", "--no-progress",
+                     "--gemm-size", "64"])
+    assert code == 0
+    runs = {}
+    for name in (os.path.basename(ckpt), "tiny"):
+        with open(out / name / "results.json") as f:
+            runs[name] = {"records": json.load(f)}
+        assert [r["method"] for r in runs[name]["records"]] == ["window", "notes"]
+    table = (out / "side_by_side.md").read_text()
+    assert f"| task | length | method | {ckpt} | tiny |" in table
+    assert side_by_side_table({ckpt: runs[os.path.basename(ckpt)], "tiny": runs["tiny"]}) in table
+    assert "| passkey | 300 | notes |" in capsys.readouterr().out
+    assert cli.main(["bench", "--model", "tiny,tiny", "--out", str(out)]) == 2  # named twice: a clear error

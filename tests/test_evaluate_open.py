@@ -350,3 +350,27 @@ def test_memgpt_eval_suite_open_runs_this_evaluation(tmp_path, gguf_path, capsys
     assert list(data["parts"]) == ["latency"] and data["model"] == gguf_path and data["seed"] == 0
     assert "p50 seconds" in capsys.readouterr().out
     assert main(["eval", "--suite", "open", "--model", gguf_path, "--parts", "nope", "--out", str(out)]) == 2
+
+
+def test_two_models_are_reported_side_by_side(tmp_path, gguf_path, capsys, tmp_path_factory):
+    """`memgpt eval --suite open --model a,b`: each model's own report, then one table."""
+    from memgpt.cli import main
+    from test_gguf import write_gguf
+    other = tmp_path_factory.mktemp("other") / "other.gguf"
+    write_gguf(other, seed=5)
+    out = tmp_path / "both"
+    args = ["eval", "--suite", "open", "--model", f"{gguf_path},{other}", "--base", gguf_path, "--n", "1",
+            "--out", str(out), "--no-progress", "--parts", "latency"]
+    assert main(args) == 0
+    a = json.loads((out / "tiny.gguf" / "results.json").read_text())
+    b = json.loads((out / "other.gguf" / "results.json").read_text())
+    assert (a["model"], b["model"]) == (gguf_path, str(other))
+    table = (out / "side_by_side.md").read_text()
+    head = next(line for line in table.splitlines() if line.startswith("| part"))
+    assert head == f"| part | figure | bar | {gguf_path} | {other} |"
+    row = next(line for line in table.splitlines() if "p50 seconds per chat turn" in line)
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    fig = lambda r: next(f for f in r["parts"]["latency"]["figures"] if f["name"] == "p50 seconds per chat turn")
+    assert cells[3].startswith(eo._fmt(fig(a)["value"])) and cells[4].startswith(eo._fmt(fig(b)["value"]))
+    assert table.split("\n\n", 1)[1].strip() in capsys.readouterr().out  # printed as written
+    assert main(["eval", "--model", f"{gguf_path},{other}", "--out", str(out)]) == 2  # templates: one model

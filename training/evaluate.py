@@ -264,6 +264,9 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
 def command(args: argparse.Namespace) -> int:
     """`memgpt eval`: print the scores per family and the note figures; --out writes them all
     (--suite open: `memgpt.training.evaluate_open.command`)."""
+    if args.suite != "open" and args.model and "," in args.model:
+        raise ValueError(f"--model {args.model!r}: --suite templates takes one model "
+                         "(--suite open and memgpt bench compare several side by side)")
     if args.suite == "open":
         from memgpt.training import evaluate_open
         args.model = args.model or "default"

@@ -1011,13 +1011,41 @@ def settings_from(args: argparse.Namespace) -> Settings:
                     progress=not args.no_progress)
 
 
+def side_by_side_table(results: dict[str, dict]) -> str:
+    """Every figure with its bar, one column per model (`results`: name -> `evaluate`'s dict)."""
+    from memgpt.side_by_side import markdown_table
+    keys: list[tuple] = []
+    for res in results.values():
+        for part, r in res["parts"].items():
+            keys += [k for k in ((part, f["name"], f["bar"] or "") for f in r.get("figures", ())) if k not in keys]
+    rows = []
+    for part, name, bar in keys:
+        cells = []
+        for res in results.values():
+            f = next((f for f in res["parts"].get(part, {}).get("figures", ()) if f["name"] == name), None)
+            cells.append("–" if f is None else _fmt(f["value"]) + ("" if f["pass"] is None else " ✓" if f["pass"] else " ✗"))
+        rows.append([part, name, bar, *cells])
+    return markdown_table(["part", "figure", "bar", *results], rows)
+
+
 def command(args: argparse.Namespace) -> int:
     """Run the evaluation from parsed arguments and print the summary. Returns 0 (with --strict:
-    1 when a bar is not met; a failed bar is a finding, not an error)."""
-    res = evaluate(settings_from(args))
-    print(res["summary"])
-    print(f"results in {args.out}", file=sys.stderr)
-    return 1 if args.strict and not res["pass"] else 0
+    1 when a bar is not met; a failed bar is a finding, not an error). With `--model a,b`, each
+    model into OUT/<model>/ and a side-by-side table (`memgpt.side_by_side`)."""
+    from memgpt.side_by_side import model_names, model_out, write
+    names = model_names(args.model)
+    results = {}
+    for name in names:
+        out = args.out if len(names) == 1 else model_out(args.out, name)
+        res = results[name or "default"] = evaluate(settings_from(argparse.Namespace(**{**vars(args), "model": name,
+                                                                                         "out": out})))
+        print(res["summary"])
+        print(f"results in {out}", file=sys.stderr)
+    if len(names) > 1:
+        table = side_by_side_table(results)
+        print(table)
+        print(f"side by side: {write(args.out, 'memgpt eval --suite open: models side by side', table)}", file=sys.stderr)
+    return 1 if args.strict and not all(r["pass"] for r in results.values()) else 0
 
 
 parser = argparse.ArgumentParser(prog="python -m memgpt.training.evaluate_open")

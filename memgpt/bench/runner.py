@@ -336,13 +336,40 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gemm-size", type=int, default=2048, help="N of the N x N fp32 GEMM reference (default: %(default)s)")
 
 
+def side_by_side_table(results: dict[str, dict]) -> str:
+    """Mean score per task, length and method, one column per model (`results`: name -> `run`'s dict)."""
+    from memgpt.side_by_side import markdown_table
+    keys: list[tuple] = []
+    for res in results.values():
+        keys += [k for k in dict.fromkeys((r["task"], r["length"], r["method"]) for r in res["records"]) if k not in keys]
+    rows = []
+    for t, L, m in keys:
+        cells = []
+        for res in results.values():
+            xs = [r["correct"] for r in res["records"] if (r["task"], r["length"], r["method"]) == (t, L, m)]
+            cells.append(_cell(xs) if xs else "–")
+        rows.append([t, f"{L:,}", m, *cells])
+    return markdown_table(["task", "length", "method", *results], rows)
+
+
 def command(args: argparse.Namespace) -> int:
-    """Run the benchmark from parsed arguments and print the summary (`memgpt bench`)."""
+    """Run the benchmark from parsed arguments and print the summary (`memgpt bench`); with
+    `--model a,b`, each model into OUT/<model>/ and a side-by-side table (`memgpt.side_by_side`)."""
+    from memgpt.side_by_side import model_names, model_out, write
     depths = [float(d) for d in args.depths.split(",") if d.strip()] if args.depths else None
-    res = run(args.tasks, args.lengths, args.methods, args.samples, args.seed, args.out, args.model,
-              device=args.device, depths=depths, quick=args.quick, embedder=args.embedder,
-              progress=not args.no_progress, plots=not args.no_plots, gemm_size=args.gemm_size)
-    with open(res["summary"], encoding="utf-8") as f:
-        print(f.read())
-    print(f"{res['evaluated']} runs now, {res['skipped']} resumed; results in {args.out}", file=sys.stderr)
+    names = model_names(args.model)
+    results = {}
+    for name in names:
+        out = args.out if len(names) == 1 else model_out(args.out, name)
+        res = run(args.tasks, args.lengths, args.methods, args.samples, args.seed, out, name,
+                  device=args.device, depths=depths, quick=args.quick, embedder=args.embedder,
+                  progress=not args.no_progress, plots=not args.no_plots, gemm_size=args.gemm_size)
+        with open(res["summary"], encoding="utf-8") as f:
+            print(f.read())
+        print(f"{res['evaluated']} runs now, {res['skipped']} resumed; results in {out}", file=sys.stderr)
+        results[name or "default"] = res
+    if len(names) > 1:
+        table = side_by_side_table(results)
+        print(table)
+        print(f"side by side: {write(args.out, 'memgpt bench: models side by side', table)}", file=sys.stderr)
     return 0

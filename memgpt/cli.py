@@ -147,9 +147,11 @@ def run_chat(args: argparse.Namespace) -> int:
             if line.strip() == "/reset":
                 bot.reset()
                 continue
-            if line.strip() == "/notes":
-                for n in bot.memory.list(session=args.session, limit=50):
-                    print(_format_note(n))
+            if line.strip() == "/notes":  # the newest 50, as `memgpt notes list` shows them
+                total = bot.memory.count(session=args.session)
+                for n in bot.memory.list(session=args.session, limit=50, offset=max(0, total - 50)):
+                    print(_note_line(n))
+                print(f"({min(total, 50)} of {total} notes; `memgpt notes list` shows them all)")
                 continue
             print("bot> ", end="", flush=True)
             at_line_start[0] = False

@@ -70,7 +70,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .embed import Embedder, embedder_name, get_embedder
-from .index import FlatIndex, HNSWIndex, file_sha256, make_index, read_index, write_index_temp
+from .index import FlatIndex, HNSWIndex, _unlink_quiet, file_sha256, make_index, read_index, write_index_temp
 from .note import SOURCES, Note, note_key
 
 log = logging.getLogger("memgpt.memory")
@@ -1058,12 +1058,18 @@ class NoteStore:
             q = f"SELECT {_COLS} FROM notes" + (" WHERE session = ?" if session is not None else "")
             cur = self._db.execute(q + " ORDER BY created_at, id", () if session is None else (session,))
             n = 0
-            with open(tmp, "w", encoding="ascii", newline="\n") as f:
-                for r in cur:
-                    # ensure_ascii: NULs, newlines and lone surrogates survive as escapes.
-                    f.write(json.dumps(self._row(r).to_dict(), ensure_ascii=True) + "\n")
-                    n += 1
-            os.replace(tmp, path)
+            # owner-only, as the store's own files: notes are a person's private data
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                with open(fd, "w", encoding="ascii", newline="\n") as f:
+                    for r in cur:
+                        # ensure_ascii: NULs, newlines and lone surrogates survive as escapes.
+                        f.write(json.dumps(self._row(r).to_dict(), ensure_ascii=True) + "\n")
+                        n += 1
+                os.replace(tmp, path)
+            except BaseException:
+                _unlink_quiet(tmp)
+                raise
         return n
 
     @_named_errors

@@ -131,6 +131,20 @@ def test_chat_repl(ckpt, tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().out.count("bot> ") == 1  # empty lines are skipped, not answered
 
 
+def test_chat_repl_notes_shows_the_newest_with_provenance(ckpt, tmp_path, monkeypatch, capsys):
+    from memgpt.memory import NoteStore
+    with NoteStore(tmp_path / "n") as s:
+        for i in range(52):
+            s.add(f"fact {i}: value {i}", source="user", created_at=1000.0 + i)
+    lines = iter(["/notes", "/quit"])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(lines))
+    assert cli.main(["chat", "--model", ckpt, "--memory", str(tmp_path / "n")]) == 0
+    out = capsys.readouterr().out
+    shown = [line for line in out.splitlines() if line.startswith("#")]
+    assert len(shown) == 50 and shown[-1].endswith("fact 51: value 51") and "fact 1: value 1" not in out
+    assert shown[0].split("\t")[1] == "user@0" and "(50 of 52 notes" in out
+
+
 def test_export_checkpoint(ckpt, tmp_path, capsys):
     dst = tmp_path / "half"
     assert cli.main(["export-checkpoint", ckpt, str(dst)]) == 0

@@ -168,6 +168,7 @@ def test_export_import_round_trip(tmp_path):
         originals = a.list(limit=1000)
     lines = (tmp_path / "notes.jsonl").read_text().splitlines()
     assert len(lines) == len(TRICKY) and all(json.loads(line)["text"] for line in lines)
+    assert (tmp_path / "notes.jsonl").stat().st_mode & 0o777 == 0o600  # private, as the store's own files
     with NoteStore(tmp_path / "b") as b:
         b.add("pre-existing", created_at=1.0)
         assert b.import_(tmp_path / "notes.jsonl") == len(TRICKY)

@@ -159,3 +159,15 @@ def test_false_opens_counts_would_be_notes_per_10k_tokens():
     rows = [([1, 2, 3, 4, 5], [TEXT] * 5), ([6, 7, 1, 8, 9], [TEXT] * 5)]
     assert false_opens(_Opener(12, 11, [1]), rows, 11, "cpu", nullcontext) == {"val_false_opens_10k": 2000.0}
     assert false_opens(_Opener(12, 11, [0]), rows, 11, "cpu", nullcontext) == {"val_false_opens_10k": 0.0}
+
+
+def test_auto_dtype_is_bf16_only_where_the_chip_has_it(tmp_path):
+    from memgpt.training.finetune import cpu_has_bf16, resolve_dtype
+    amx, avx2 = tmp_path / "amx", tmp_path / "avx2"
+    amx.write_text("flags\t\t: fpu sse avx2 avx512f amx_bf16 amx_tile\n")
+    avx2.write_text("flags\t\t: fpu sse avx2 fma\n")
+    assert cpu_has_bf16(str(amx)) and not cpu_has_bf16(str(avx2)) and not cpu_has_bf16(str(tmp_path / "none"))
+    assert resolve_dtype("auto", "cuda") == "bfloat16" and resolve_dtype("float32", "cuda") == "float32"
+    assert resolve_dtype("auto", "cpu") == ("bfloat16" if cpu_has_bf16() else "float32")
+    with pytest.raises(ValueError, match="dtype"):
+        resolve_dtype("fp8", "cpu")

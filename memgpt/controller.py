@@ -171,6 +171,7 @@ class _Stream:
 
 
 NOTE_SPAN = 1000  # document tokens over which ingest's note bounds count
+HEAD_CHUNK = 1024  # positions whose logits exist at once while reading (49k vocabulary: 200 MB)
 
 
 @dataclass
@@ -258,6 +259,8 @@ class Engine:
         self._amp = lambda: amp_context(self.device.type, dtype)
         self.controls = tokenizer.control_ids
         self._last_only = "last_only" in inspect.signature(model.forward).parameters
+        # a model with `hidden` and a separate `lm_head` (memgpt.model.GPT): ingest applies the head in chunks
+        self._chunked_head = callable(getattr(model, "hidden", None)) and isinstance(getattr(model, "lm_head", None), nn.Module)
         self._invalid = torch.zeros(model.config.vocab_size, dtype=torch.bool)
         self._invalid[tokenizer.n_vocab:] = True  # padded vocabulary rows: never a real token
         self.gen = torch.Generator().manual_seed(cfg.seed)
@@ -620,9 +623,9 @@ class Engine:
         tokens up to where the model would open a note (and the bounds let it), and writes that
         note there."""
         windows = [self._ingest_window(ids, s) for s in active]
-        logits = self._forward_windows([w for w, _ in windows])
+        states = self._forward_windows([w for w, _ in windows])
         found = []
-        for s, (w, c), opens in zip(active, windows, self._openings(logits, windows)):
+        for s, (w, c), opens in zip(active, windows, self._openings(states, windows)):
             j = self._admit(s, c, opens, bounds)
             end = len(w) if j < 0 else j + 1
             s.tail += w[c:end]
@@ -654,12 +657,19 @@ class Engine:
 
     def _forward_windows(self, windows: list[list[int]]) -> torch.Tensor:
         """One batched forward of right-padded windows (padding comes after, so it is never seen).
-        No KV cache: writing one costs more (~10% on CPU) than re-prefilling the rare note context."""
+        No KV cache: writing one costs more (~10% on CPU) than re-prefilling the rare note context.
+        Returns the final hidden states (B, L, C) where the model has a separate output head, so
+        that `_openings` applies it a chunk of positions at a time (8 windows of 2048 over a 49k
+        vocabulary would be 3.2 GB of logits at once), else the logits (B, L, V)."""
         L = max(len(w) for w in windows)
         x = torch.zeros(len(windows), L, dtype=torch.long)
         for i, w in enumerate(windows):
             x[i, :len(w)] = torch.tensor(w, dtype=torch.long)
-        return self._forward(x.to(self.device), None)
+        if not self._chunked_head:
+            return self._forward(x.to(self.device), None)
+        self.forward_tokens += x.numel()
+        with torch.no_grad(), self._amp():
+            return self.model.hidden(x.to(self.device))
 
     def _admit(self, s: _Stream, c: int, opens: list[int], bounds: _NoteBounds) -> int:
         """The first of a window's openings (`opens`, window indices; `c` carried tokens) that the
@@ -672,10 +682,32 @@ class Engine:
             bounds.dropped += 1
         return -1
 
-    def _openings(self, logits: torch.Tensor, windows: list[tuple[list[int], int]]) -> list[list[int]]:
-        """Per row, the new positions after which the model would open a note, in order."""
+    def _openings(self, states: torch.Tensor, windows: list[tuple[list[int], int]]) -> list[list[int]]:
+        """Per row, the new positions after which the model would open a note, in order.
+        `states`: `_forward_windows`' output (hidden states or logits)."""
         start = min(c for _, c in windows)  # carried positions were checked in the previous window
-        logits = logits[:, start:]
+        B, L = states.size(0), states.size(1) - start
+        flat = states[:, start:].reshape(B * L, -1)
+        opened = torch.zeros(B * L, dtype=torch.bool, device=states.device)
+        for i in range(0, B * L, HEAD_CHUNK):
+            opened[i:i + HEAD_CHUNK] = self._opens(flat[i:i + HEAD_CHUNK])
+        opened = opened.view(B, L)
+        pos = torch.arange(start, start + L, device=states.device)
+        lo = torch.tensor([c for _, c in windows], device=states.device)
+        hi = torch.tensor([len(w) for w, _ in windows], device=states.device)
+        opened &= (pos >= lo[:, None]) & (pos < hi[:, None])  # only new tokens, never padding
+        out: list[list[int]] = [[] for _ in windows]
+        for row, j in opened.nonzero().tolist():  # row-major: each row's positions in order
+            out[row].append(j + start)
+        return out
+
+    def _opens(self, states: torch.Tensor) -> torch.Tensor:
+        """For positions (N, C or V): would the model open a note after each (a bool per row)."""
+        if self._chunked_head:
+            with torch.no_grad(), self._amp():
+                logits = self.model.lm_head(states)
+        else:
+            logits = states
         s = logits[..., self.tok.scratch].float()
         top = torch.amax(logits[..., :self.tok.n_vocab], -1).float()  # padded vocabulary rows never win
         opened = s >= top  # <|scratch|> is the argmax
@@ -687,14 +719,7 @@ class Engine:
             if maybe.any():
                 lse = torch.logsumexp(logits[maybe].float(), -1)
                 opened[maybe] = s[maybe] - lse > math.log(thr)
-        pos = torch.arange(start, start + logits.size(1), device=logits.device)
-        lo = torch.tensor([c for _, c in windows], device=logits.device)
-        hi = torch.tensor([len(w) for w, _ in windows], device=logits.device)
-        opened &= (pos >= lo[:, None]) & (pos < hi[:, None])  # only new tokens, never padding
-        out: list[list[int]] = [[] for _ in windows]
-        for row, j in opened.nonzero().tolist():  # row-major: each row's positions in order
-            out[row].append(j + start)
-        return out
+        return opened
 
     def _write_note(self, context: list[int]) -> tuple[str, list[int]] | None:
         """Prefill `context`, force <|scratch|> and decode greedily to <|/scratch|>.

@@ -640,3 +640,25 @@ def test_clean_note_text_is_filed():
                           B: TOK.scratch_end, TOK.scratch_end: TOK.end})
     eng.chat("hi", temperature=0)
     assert [n.text for n in store.list()] == [clean_note(" cat\n red")]
+
+
+def test_ingest_applies_the_output_head_a_chunk_at_a_time(monkeypatch):
+    """A GPT's reading forward returns hidden states; the head (49k rows for SmolLM2) runs on at
+    most HEAD_CHUNK positions at once, and the openings are those of the full logits."""
+    import memgpt.controller as controller
+    model = tiny_gpt()
+    monkeypatch.setattr(controller, "HEAD_CHUNK", 16)
+    eng = Engine(model, TOK, NoteStore(), EngineConfig(note_threshold=0.3))
+    windows = [(list(range(300, 300 + T)), 0), (list(range(700, 700 + T - 9)), 5)]  # ragged, one carried
+    states = eng._forward_windows([w for w, _ in windows])
+    with torch.no_grad():  # <|scratch|> likely where the state points one way: openings to compare
+        model.lm_head.weight[TOK.scratch] = states[0, 10] / states[0, 10].norm()
+    rows = []
+    model.lm_head.register_forward_hook(lambda m, i, o: rows.append(i[0].shape[0]))
+    states = eng._forward_windows([w for w, _ in windows])
+    assert states.shape == (2, T, model.config.n_embd) and not rows  # hidden states: no head yet
+    chunked = eng._openings(states, windows)
+    assert rows and max(rows) <= 16 and sum(rows) == 2 * T
+    eng._chunked_head = False
+    full = eng._openings(eng._forward_windows([w for w, _ in windows]), windows)
+    assert chunked == full and 0 < sum(map(len, full)) < T  # the same openings, some and not all

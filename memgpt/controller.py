@@ -95,7 +95,8 @@ class EngineConfig:
     ingest_batch: int = 8             # parallel streams (batch rows) in ingest
     ingest_carry: int | None = None   # context tokens carried from one ingest window to the next; None: min(24, block_size // 4)
     note_threshold: float = 0.5       # ingest opens a note where <|scratch|> is the argmax (as greedy decoding
-                                      # would) or p(<|scratch|>) > this; below 0.5 it costs a softmax per position
+                                      # would) or p(<|scratch|>) > this; below 0.5 it costs a softmax per position;
+                                      # above 0.5, only where p(<|scratch|>) > this (a stricter reader)
     max_note_tokens: int = MAX_NOTE_TOKENS  # longest note; capped at block_size // 2 - 2 for tiny blocks
     max_notes_per_turn: int | None = 8      # notes a chat turn (or a generation's continuation) may file; None: no bound
     max_notes_per_1k: int | None = 64       # notes ingest may open in any 1000 document tokens; None: no bound
@@ -712,7 +713,10 @@ class Engine:
         top = torch.amax(logits[..., :self.tok.n_vocab], -1).float()  # padded vocabulary rows never win
         opened = s >= top  # <|scratch|> is the argmax
         thr = self.cfg.note_threshold
-        if 0 < thr < 0.5:  # p > 0.5 implies the argmax: nothing more to check
+        if thr > 0.5 and opened.any():  # stricter: of the argmax positions, those with p > thr
+            lse = torch.logsumexp(logits[opened].float(), -1)
+            opened[opened.clone()] = s[opened] - lse > math.log(thr)
+        elif 0 < thr < 0.5:  # p > 0.5 implies the argmax: nothing more to check
             # p(scratch) <= exp(s - max): only where that bound passes is the full softmax needed
             # (a logsumexp over every position would cost ~20% of the forward on CPU).
             maybe = ~opened & (s - top > math.log(thr))

@@ -428,6 +428,26 @@ def test_ingest_note_threshold(threshold, opens):
     assert [n.position for n in notes] == ([31] if opens else [])
 
 
+class Likely(ScriptedModel):
+    """After " key", <|scratch|> is the argmax with p = 0.599 (" the" has the rest)."""
+
+    def forward(self, idx, targets=None, weights=None, cache=None):
+        logits, _ = super().forward(idx, targets, weights, cache)
+        key = idx == K
+        logits[key] = -30.0
+        logits[..., TOK.scratch][key] = 2.0
+        logits[..., F][key] = 1.6
+        return logits, None
+
+
+@pytest.mark.parametrize("threshold,opens", [(0.5, True), (0.55, True), (0.6, False), (0.9, False)])
+def test_ingest_strict_note_threshold(threshold, opens):
+    """Above 0.5 the reader opens a note only where p(<|scratch|>) passes the threshold."""
+    eng = Engine(Likely(NOTE_RULES), TOK, NoteStore(), EngineConfig(note_threshold=threshold))
+    notes = eng.ingest(TOK.decode([F] * 30 + [K] + [F] * 30 + [K] + [F] * 5))
+    assert [n.position for n in notes] == ([31, 62] if opens else [])
+
+
 def test_ingest_empty_and_tiny_texts():
     eng, _, _ = make({K: TOK.scratch, **NOTE_RULES})
     assert eng.ingest("") == []

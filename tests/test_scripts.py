@@ -59,3 +59,13 @@ def test_demo_conversation_states_heldout_facts_among_smalltalk_and_asks_in_othe
         assert all(q["question"] != t["user"] for t in turns)
     # the check is the evaluation's: the value at word boundaries, normalised
     assert d.answer_contains("You pay €1,489 a month.", ["€1,489"]) and not d.answer_contains("You pay 1,48", ["€1,489"])
+
+
+def test_calibration_table_counts_true_and_false_openings():
+    c = load_script("calibrate_note_threshold")
+    # (p, argmax, true): two true openings (one sure, one hesitant), one false argmax, text elsewhere
+    points = [(0.99, True, True), (0.6, True, True), (0.7, True, False)] + [(0.01, False, False)] * 9997
+    rows = {r["threshold"]: r for r in c.table(points, (0.5, 0.65, 0.8))}
+    assert rows[0.5] == {"threshold": 0.5, "true_kept": 1.0, "false_per_10k": 1.0}
+    assert rows[0.65]["true_kept"] == 0.5 and rows[0.65]["false_per_10k"] == 1.0
+    assert rows[0.8] == {"threshold": 0.8, "true_kept": 0.5, "false_per_10k": 0.0}

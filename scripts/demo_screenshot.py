@@ -1,9 +1,9 @@
 """Screenshot the Gradio demo after a real conversation with the model.
 
     python scripts/demo_screenshot.py [--out docs/demo.png] [--messages "Hi!|What is my name?"]
-                                      [--checkpoint DIR] [--timeout 180]
+                                      [--model NAME|PATH] [--timeout 180]
 
-Starts `memgpt demo` (the bundled model unless --checkpoint is given) on a free port with a fresh,
+Starts `memgpt demo` (the default model unless --model is given) on a free port with a fresh,
 empty data directory, opens it in headless chromium (Debian's /usr/bin/chromium, driven by
 Playwright) at 1400x900, types the messages one after another, waiting for each reply to finish
 streaming, then saves a full-page screenshot to --out and prints the chat transcript and the notes
@@ -75,7 +75,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", default=os.path.join("docs", "demo.png"), help="PNG to write (default: %(default)s)")
     p.add_argument("--messages", default=None,
                    help="messages to send, separated by '|' (default: %s)" % " | ".join(DEFAULT_MESSAGES))
-    p.add_argument("--checkpoint", default=None, metavar="DIR", help="passed to `memgpt demo` (default: bundled model)")
+    p.add_argument("--model", "--checkpoint", dest="model", default=None, metavar="NAME|PATH",
+                   help="passed to `memgpt demo --model` (default: the default model)")
     p.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for each reply (default: %(default)s)")
     p.add_argument("--start-timeout", type=float, default=300.0,
                    help="seconds to wait for the server to start (default: %(default)s)")
@@ -93,10 +94,10 @@ def memgpt_command() -> list[str]:
 class Server:
     """`memgpt demo` as a subprocess; its output is collected by a thread (and echoed on failure)."""
 
-    def __init__(self, data_dir: str, checkpoint: str | None):
+    def __init__(self, data_dir: str, model: str | None):
         cmd = memgpt_command() + ["demo", "--port", "0", "--data", data_dir]  # port 0: the demo picks a free one
-        if checkpoint:
-            cmd += ["--checkpoint", checkpoint]
+        if model:
+            cmd += ["--model", model]
         self.cmd = cmd
         self.lines: list[str] = []
         self.url: str | None = None
@@ -202,7 +203,7 @@ def main(argv=None) -> int:
     server = None
     ok = False
     try:
-        server = Server(data_dir, args.checkpoint)
+        server = Server(data_dir, args.model)
         url = server.wait_url(args.start_timeout)
         print(f"demo_screenshot: server at {url} ({time.perf_counter() - t0:.1f}s)", flush=True)
         with sync_playwright() as pw:

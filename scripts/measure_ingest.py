@@ -8,7 +8,7 @@
 
     python scripts/measure_ingest.py                                  # random 4x256 model, block 256
     python scripts/measure_ingest.py --large 100                      # a shorter run
-    python scripts/measure_ingest.py --checkpoint runs/default/last   # the trained model (writes notes)
+    python scripts/measure_ingest.py --model runs/default/last   # the trained model (writes notes)
 
 A random model opens no notes, so it measures the pure reading machinery (windows, context
 carry, note detection); the trained model adds note writing. Each figure is the best of
@@ -78,7 +78,7 @@ def ingest_run(model: GPT, tok: Tokenizer, text: str, cfg: EngineConfig, clock) 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", default=None, help="checkpoint directory (default: a random 4x256 model, block 256)")
+    p.add_argument("--model", "--checkpoint", dest="checkpoint", default=None, help="checkpoint directory (default: a random 4x256 model, block 256)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--batch", type=int, default=8, help="ingest streams = plain forward batch (default: %(default)s)")
     p.add_argument("--carry", type=int, default=None, help="ingest context carry (default: the engine's, block // 8)")

@@ -171,3 +171,31 @@ def test_auto_dtype_is_bf16_only_where_the_chip_has_it(tmp_path):
     assert resolve_dtype("auto", "cpu") == ("bfloat16" if cpu_has_bf16() else "float32")
     with pytest.raises(ValueError, match="dtype"):
         resolve_dtype("fp8", "cpu")
+
+
+def test_no_note_term_adds_minus_log_one_minus_p_scratch_on_text_targets(base):
+    """The decision not to open a note: no_note_weight x -log(1 - p(<|scratch|>)) on every text
+    target (none on keys or context); it pushes p(<|scratch|>) down where the text goes on."""
+    from memgpt.training.finetune import row_loss
+    model, tok, meta = load_gguf(base)
+    ids, mask = next(rows_fn(FinetuneConfig(block=48), tok, "train", 3))
+    with torch.no_grad():
+        plain, *_ = row_loss(model, ids, mask, 3.0, "cpu")
+        extra, *_ = row_loss(model, ids, mask, 3.0, "cpu", None, tok.scratch, 2.0)
+        logits = model(torch.tensor([ids[:-1]]))[0][0]
+        p = torch.softmax(logits.float(), -1)[:, tok.scratch]
+        text = torch.tensor([m == TEXT and t != tok.scratch for m, t in zip(mask[1:], ids[1:])])
+        want = 2.0 * -torch.log1p(-p[text]).sum()
+    assert text.any() and text.sum() < len(text)
+    torch.testing.assert_close(extra - plain, want, rtol=1e-2, atol=2e-5)  # a difference of two sums
+    # its gradient lowers p(<|scratch|>) at text targets
+    sd = lora.add_lora(model, 4, 8.0) + [lora.train_new_rows(model, meta["base_tokens"])]
+    opt = torch.optim.SGD(sd, lr=0.5)
+    for _ in range(3):  # the term alone
+        loss = row_loss(model, ids, mask, 3.0, "cpu", None, tok.scratch, 2.0)[0] - row_loss(model, ids, mask, 3.0, "cpu")[0]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        after = torch.softmax(model(torch.tensor([ids[:-1]]))[0][0].float(), -1)[:, tok.scratch]
+    assert after[text].mean() < p[text].mean()

@@ -53,6 +53,7 @@ class FinetuneConfig:
     min_lr_frac: float = 0.1         # cosine decay to this fraction of each learning rate
     warmup_steps: int = 10
     key_weight: float = 3.0          # loss weight of notes and answers (text: 1, context: 0)
+    no_note_weight: float = 2.0      # weight of -log(1 - p(<|scratch|>)) on every text target (see row_loss)
     mix: str = ""                    # kind=fraction,... for the corpus (empty: its default mix)
     seed: int = 0
     save_every: int = 20             # steps between saves of last/ and state.pt
@@ -105,11 +106,16 @@ def lr_scale(cfg: FinetuneConfig, step: int, total_steps: int) -> float:
 
 
 def row_loss(model, ids: list[int], mask: list[int], key_weight: float, device,
-             n_base: int | None = None) -> tuple[torch.Tensor, float, float, int]:
+             n_base: int | None = None, scratch: int | None = None,
+             no_note_weight: float = 0.0) -> tuple[torch.Tensor, float, float, int]:
     """(weighted loss summed over the row, its weight, key-token loss sum, key tokens).
     With `n_base`, the (tied) output head's first `n_base` rows are constants: the same loss and
     gradients for the new rows, without the head's weight gradient over 49k rows (by arithmetic
-    ~1/10 of a step's; not timed alone)."""
+    ~1/10 of a step's; not timed alone).
+    With `scratch` and `no_note_weight`, every text target also adds `no_note_weight` x
+    -log(1 - p(<|scratch|>)): the decision *not* to open a note there. A text target's
+    cross-entropy alone weighs it 1 while a note's opening (a key target) weighs `key_weight`,
+    which taught the reader to open notes on ordinary sentences."""
     x = torch.tensor([ids[:-1]], device=device)
     w = torch.tensor(weights_of(mask[1:], key_weight), device=device)
     keep = w > 0  # the output head (49k rows) runs only where there is a target
@@ -120,9 +126,15 @@ def row_loss(model, ids: list[int], mask: list[int], key_weight: float, device,
         head = model.lm_head.weight
         logits = torch.cat([F.linear(h, head[:n_base].detach()), F.linear(h, head[n_base:])], dim=-1)
     y = torch.tensor(ids[1:], device=device)[keep]
-    ce = torch.nn.functional.cross_entropy(logits.float(), y, reduction="none")
+    logp = F.log_softmax(logits.float(), -1)
+    ce = -logp.gather(1, y[:, None])[:, 0]
     key = torch.tensor([m == KEY for m in mask[1:]], device=device)[keep]
-    return (ce * w[keep]).sum(), float(w.sum()), float(ce.detach()[key].sum()), int(key.sum())
+    loss = (ce * w[keep]).sum()
+    if scratch is not None and no_note_weight > 0:
+        text = torch.tensor([m == TEXT for m in mask[1:]], device=device)[keep] & (y != scratch)
+        p = logp[text, scratch].exp().clamp(max=1 - 1e-6)
+        loss = loss + no_note_weight * -torch.log1p(-p).sum()
+    return loss, float(w.sum()), float(ce.detach()[key].sum()), int(key.sum())
 
 
 @torch.no_grad()
@@ -259,7 +271,8 @@ def finetune(cfg: FinetuneConfig, rows_fn: Callable[[FinetuneConfig, object, str
             got += len(ids)
         for ids, mask in batch:
             with ctx():
-                loss, w, k, n = row_loss(model, ids, mask, cfg.key_weight, device, n_base)
+                loss, w, k, n = row_loss(model, ids, mask, cfg.key_weight, device, n_base, tok.scratch,
+                                         cfg.no_note_weight)
             (loss / cfg.step_tokens).backward()
             lsum, wsum, ksum, kn = lsum + loss.item(), wsum + w, ksum + k, kn + n
         torch.nn.utils.clip_grad_norm_(lora + [rows_param], 1.0)

@@ -364,7 +364,7 @@ class SentenceTransformerEmbedder:
             raise ImportError(
                 "SentenceTransformerEmbedder needs the optional 'sentence-transformers' package: "
                 "pip install 'memgpt[minilm]' (or: pip install sentence-transformers). "
-                "The default get_embedder('hash') needs nothing extra."
+                "The default get_embedder('default') needs nothing extra."
             ) from e
         self.model = SentenceTransformer(model_name, device=device)
         self.dim = int(self.model.get_sentence_embedding_dimension())

@@ -247,7 +247,9 @@ class NoteStore:
     Args:
         path: None for a fully in-memory store, or a directory (created if missing) for a
             persistent one.
-        embedder: an `Embedder`, an embedder name ("hash", "minilm"), or None for "hash".
+        embedder: an `Embedder`, an embedder name ("default", "hash", "minilm"), or None for
+            "default" (lexical hash features beside the bundled static table: links a question
+            to a note in other words; docs/measurements.md).
         index: "flat" (exact, default) or "hnsw" (approximate, for very large stores of
             dense neural embeddings such as "minilm"). Do not pair "hnsw" with the hash
             embedder: a question shares only a word or two with its note, so a graph walk
@@ -295,7 +297,7 @@ class NoteStore:
     ):
         if index not in ("flat", "hnsw"):
             raise ValueError(f"unknown index kind {index!r}; choose 'flat' or 'hnsw'")
-        self.embedder: Embedder = get_embedder(embedder if embedder is not None else "hash")
+        self.embedder: Embedder = get_embedder(embedder if embedder is not None else "default")
         self.dim = int(self.embedder.dim)
         self.relevance_floor = float(relevance_floor if relevance_floor is not None else default_relevance_floor(self.embedder))
         """Score below which a search a person reads drops a hit (see `search`)."""

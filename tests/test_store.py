@@ -430,3 +430,18 @@ def test_a_note_added_by_another_process_is_found(tmp_path):
         code = "import sys; from memgpt.memory import NoteStore; NoteStore(sys.argv[1]).add('pass key: 48213')"
         subprocess.run([sys.executable, "-c", code, d], check=True)
         assert s.search("What is the pass key?", k=1)[0][0].text == "pass key: 48213"
+
+
+def test_default_store_links_questions_to_notes_in_other_words():
+    """A new store's default embedder (the hybrid) finds a note asked for in other words, where
+    the lexical hash alone shares no word with it (issue 28's example)."""
+    from memgpt.memory.embed import default_embedder, embedder_name
+    notes = ["user diet: no pork", "user city: Oslo", "user manager: Jo Meyer", "pass key: 48213",
+             "user allergy: peanuts", "user sister: Lena"]
+    with NoteStore() as s, NoteStore(embedder="hash") as h:
+        assert embedder_name(s.embedder) == embedder_name(default_embedder())
+        s.add_many(notes)
+        h.add_many(notes)
+        for q, want in [("What can't I eat?", "user diet: no pork"), ("Where do I live?", "user city: Oslo")]:
+            assert s.search(q, k=1)[0][0].text == want
+            assert h.search(q, k=1)[0][0].text != want

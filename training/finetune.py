@@ -59,6 +59,7 @@ class FinetuneConfig:
     save_every: int = 20             # steps between saves of last/ and state.pt
     eval_every: int = 50             # steps between validation losses (0: never)
     eval_rows: int = 40              # held-out rows in the validation set
+    false_rows: int = 24             # held-out fact-free rows (fortunes, shakespeare, wordnet) for would-be openings
     threads: int = 2                 # torch threads on a CPU
     device: str = "auto"
     init_adapter: str = ""           # a new run starts from this adapter (e.g. the shipped one), not from zero
@@ -243,7 +244,7 @@ def finetune(cfg: FinetuneConfig, rows_fn: Callable[[FinetuneConfig, object, str
     source = train_stream(cfg, tok, rows_fn, rows_read)
     val = list(itertools.islice(rows_fn(cfg, tok, "test", cfg.seed + 1), cfg.eval_rows)) if cfg.eval_every else []
     free = (list(itertools.islice(rows_fn(dataclasses.replace(cfg, mix="fact_free=1"), tok, "test", cfg.seed + 2),
-                                  max(1, cfg.eval_rows // 2))) if cfg.eval_every else [])
+                                  max(1, cfg.false_rows))) if cfg.eval_every else [])
     model.train()
     bar = tqdm(total=cfg.tokens, initial=min(tokens, cfg.tokens), unit="tok", unit_scale=True,
                disable=not progress, desc="finetune")

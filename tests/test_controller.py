@@ -408,16 +408,30 @@ def test_ingest_files_notes_where_the_model_opens_them():
     assert (s.tokens, s.notes) == (len(doc), len(keys))
 
 
-class Unsure(ScriptedModel):
-    """After " key", <|scratch|> is likely (p = 0.475) but not the argmax (" the", p = 0.525)."""
+class Hesitant(ScriptedModel):
+    """After " key", only <|scratch|> (logit `scratch`) and " the" (logit `the`) are possible."""
+
+    def __init__(self, rules, scratch: float, the: float):
+        super().__init__(rules)
+        self.scratch_logit, self.the_logit = scratch, the
 
     def forward(self, idx, targets=None, weights=None, cache=None):
         logits, _ = super().forward(idx, targets, weights, cache)
         key = idx == K
         logits[key] = -30.0
-        logits[..., TOK.scratch][key] = 1.9
-        logits[..., F][key] = 2.0
+        logits[..., TOK.scratch][key] = self.scratch_logit
+        logits[..., F][key] = self.the_logit
         return logits, None
+
+
+def Unsure(rules):
+    """<|scratch|> likely (p = 0.475) but not the argmax (" the", p = 0.525)."""
+    return Hesitant(rules, 1.9, 2.0)
+
+
+def Likely(rules):
+    """<|scratch|> the argmax with p = 0.599."""
+    return Hesitant(rules, 2.0, 1.6)
 
 
 @pytest.mark.parametrize("threshold,opens", [(0.5, False), (0.3, True), (0.49, False)])
@@ -426,18 +440,6 @@ def test_ingest_note_threshold(threshold, opens):
     eng = Engine(Unsure(NOTE_RULES), TOK, store, EngineConfig(note_threshold=threshold))
     notes = eng.ingest(TOK.decode([F] * 30 + [K] + [F] * 30))
     assert [n.position for n in notes] == ([31] if opens else [])
-
-
-class Likely(ScriptedModel):
-    """After " key", <|scratch|> is the argmax with p = 0.599 (" the" has the rest)."""
-
-    def forward(self, idx, targets=None, weights=None, cache=None):
-        logits, _ = super().forward(idx, targets, weights, cache)
-        key = idx == K
-        logits[key] = -30.0
-        logits[..., TOK.scratch][key] = 2.0
-        logits[..., F][key] = 1.6
-        return logits, None
 
 
 @pytest.mark.parametrize("threshold,opens", [(0.5, True), (0.55, True), (0.6, False), (0.9, False)])

@@ -54,10 +54,9 @@ _PREAMBLE = re.compile(r"^(sure|certainly|of course|here'?s?|here is|title)\b[^\
 def clean(text: str) -> str:
     """A generated passage as prose: no "Sure, here's ..." preamble, no markdown marks, cut at
     its last complete sentence (generation stops mid-sentence at `max_new_tokens`)."""
-    text = _PREAMBLE.sub("", text.strip())
-    text = re.sub(r"[*#_`]+", "", text)
-    ends = [m.end() for m in re.finditer(r"[.!?][\"')\]]*(?=\s|$)", text)]
-    return text[:ends[-1]].strip() if ends else text.strip()
+    from memgpt.training.open_data import training_reply  # the cut the small-talk replies get
+    text = re.sub(r"[*#_`]+", "", _PREAMBLE.sub("", text.strip()))
+    return training_reply({"reply": text, "finished": False})
 
 
 def generate(path: str = PATH, samples: int = 8, prompts: Sequence[str] = PROMPTS, log=print) -> dict:
@@ -67,6 +66,7 @@ def generate(path: str = PATH, samples: int = 8, prompts: Sequence[str] = PROMPT
 
     import memgpt
     from memgpt.model import KVCache
+    from memgpt.training.open_data import _write_json
 
     data = {"model": MODEL, "settings": SETTINGS, "passages": {}}
     if os.path.exists(path):
@@ -106,11 +106,7 @@ def generate(path: str = PATH, samples: int = 8, prompts: Sequence[str] = PROMPT
                 logits = model(nxt, cache=cache)[0][:, -1]
         texts = [clean(tok.decode(o)) for o in out]
         data["passages"][prompt] = texts
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(data, f, indent=1, ensure_ascii=False, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, path)
+        _write_json(path, data)
         log(f"[{n + 1}/{len(todo)} {time.time() - t0:.0f}s] {prompt} -> {texts[0][:100]!r}")
     return data
 

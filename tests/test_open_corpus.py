@@ -115,6 +115,25 @@ def test_shipped_base_prose_is_everyday_prose():
     assert first_person > len(ps) / 3  # the style exists to show first-person text with no note
 
 
+def test_transcripts_lay_out_base_prose_in_labelled_lines():
+    text = ("I walked to the market this morning. The stalls were full of apples, pears, and plums. "
+            "A man was selling bread from a cart. I bought two loaves and a jar of honey.")
+    rng = random.Random(0)
+    script = prose.transcript_blocks(text, rng, ["Ada", "Bo", "Cy"], "script")
+    assert script[0].split("\n")[0] in ("ADA.", "BO.", "CY.") and "market" in script[0]
+    chat = prose.transcript_blocks(text, rng, ["Ada", "Bo", "Cy"], "chat")
+    assert all(ln.split(": ")[0] in ("Ada", "Bo", "Cy") for b in chat for ln in b.split("\n"))
+    verse = prose.transcript_blocks(text, rng, ["Ada", "Bo", "Cy"], "verse")
+    assert max(len(ln) for b in verse for ln in b.split("\n")) < len(text) / 2  # short lines
+    # every word of the source is kept, in order: layout only, nothing added but labels
+    words = lambda s: re.findall(r"[a-z]+", s.lower())
+    assert [w for w in words("\n".join(chat)) if w not in ("ada", "bo", "cy")] == words(text)
+    ps = prose.paragraphs("transcripts")
+    assert "transcripts" in prose.TRAIN_STYLES and len(ps) > 500
+    assert sum("\n" in p or ": " in p for p in ps) > 0.8 * len(ps)
+    assert ps == prose.load_transcripts()  # deterministic
+
+
 def test_stdlib_prose_is_clean(P):
     for style in P.styles:
         ps = P.paragraphs(style)

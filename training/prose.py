@@ -14,6 +14,7 @@ collapsed; the verse styles keep their line breaks). The sources and what they n
 | `wordnet`      | WordNet 3.0 synset glosses                              | Debian `wordnet-base`            |
 | `fortunes`     | the fortune cookie files                                | Debian `fortunes` (+ `fortunes-min`) |
 | `base_prose`   | diary entries, stories, letters written by the base once | `training/base_prose.json` (in git) |
+| `transcripts`  | `base_prose` sentences laid out in lines: scripts, chat logs, interviews, verse | as `base_prose` |
 
 `TRAIN_STYLES` feed training; `HELDOUT_STYLES` (`fortunes`, `shakespeare`, `wordnet`: verse and
 drama, quips, dictionary glosses) are never trained on and are kept for the checks (false notes per
@@ -41,12 +42,12 @@ from typing import Callable, Iterable, Sequence
 
 from memgpt.synth.filler import file_docstrings
 
-TRAIN_STYLES = ("python_docs", "docstrings", "debian_docs", "man_pages", "gcide", "base_prose")
+TRAIN_STYLES = ("python_docs", "docstrings", "debian_docs", "man_pages", "gcide", "base_prose", "transcripts")
 HELDOUT_STYLES = ("fortunes", "shakespeare", "wordnet")  # the false-note bar asks for >= 3 unseen styles
 STYLES = TRAIN_STYLES + HELDOUT_STYLES
 # how often a passage is drawn from a style, relative to 1: everyday first-person prose is where
 # the model must learn not to note, and the only training style of its kind
-STYLE_WEIGHTS = {"base_prose": 3.0}
+STYLE_WEIGHTS = {"base_prose": 3.0, "transcripts": 2.0}
 
 # where each source lives (module constants so a test can point a loader at a missing path)
 DOC_DIR = "/usr/share/doc"
@@ -65,6 +66,7 @@ INSTALL_HINTS = {
     "wordnet": "the Debian package wordnet-base: apt-get install wordnet-base",
     "fortunes": "the Debian packages fortunes and fortunes-min: apt-get install fortunes fortunes-min",
     "base_prose": "training/base_prose.json: python -m memgpt.training.base_prose",
+    "transcripts": "training/base_prose.json: python -m memgpt.training.base_prose",
 }
 
 
@@ -562,10 +564,71 @@ def load_base_prose(limit: int | None = None, path: str | None = None) -> tuple[
     return _finish(q for q in paras if not _repetitive(q))
 
 
+def _verse_lines(sentence: str, rng: random.Random) -> list[str]:
+    """A sentence broken after some of its commas and semicolons, as verse and lyrics are set."""
+    parts = re.split(r"(?<=[,;])\s+", sentence)
+    lines, cur = [], ""
+    for part in parts:
+        cur = f"{cur} {part}" if cur else part
+        if len(cur) > 25 and rng.random() < 0.7:
+            lines.append(cur)
+            cur = ""
+    return lines + [cur] if cur else lines
+
+
+LAYOUTS = ("script", "chat", "interview", "verse")
+
+
+def transcript_blocks(text: str, rng: random.Random, names: Sequence[str], layout: str) -> list[str]:
+    """One passage of prose laid out in lines, as a script, a chat log, an interview or verse:
+    speaker labels ("NAME.", "Name:", "Q:") and short lines are layout, never facts to note."""
+    sents = [s for p in text.split("\n\n") for s in sentences(_collapse(p))]
+    if len(sents) < 3:
+        return []
+    cast = rng.sample(list(names), 3)
+    who = ["Q", "A"] if layout == "interview" and rng.random() < 0.5 else \
+        [rng.choice(("INTERVIEWER", "HOST", "Interviewer")), cast[0]] if layout == "interview" else cast
+    lines: list[str] = []
+    turn, i = 0, 0
+    while i < len(sents):
+        take = sents[i:i + rng.randint(1, 3)]
+        i += len(take)
+        if layout == "verse":
+            lines += [ln for s in take for ln in _verse_lines(s, rng)]
+            lines.append("")
+            continue
+        speaker = who[turn % len(who)] if layout == "interview" else rng.choice(who[:2 + (turn > 2)])
+        turn += 1
+        if layout == "script":
+            lines.append(f"{speaker.upper()}.")
+            lines += [ln for s in take for ln in (_verse_lines(s, rng) if rng.random() < 0.5 else [s])]
+        else:
+            lines.append(f"{speaker}: {' '.join(take)}")
+    blocks = "\n".join(lines).split("\n\n")
+    return [b.strip() for b in blocks if b.strip()]
+
+
+def load_transcripts(limit: int | None = None, path: str | None = None) -> tuple[str, ...]:
+    """`base_prose` passages laid out in lines (scripts, chat logs, interviews, verse): the only
+    training text with speaker labels and short lines, so that a label is not read as a note's key."""
+    from memgpt.training import base_prose
+    from memgpt.training.relations import FIRST_NAMES, split_ok
+    path = path or base_prose.PATH
+    try:
+        texts = base_prose.passages(path)
+    except FileNotFoundError:
+        raise _missing("transcripts", path) from None
+    names = [n for n in FIRST_NAMES if split_ok(n, "train")]
+    rng = random.Random(20261207)
+    paras = [b for t in _spread(texts, limit) if not _repetitive(t)
+             for layout in rng.sample(LAYOUTS, 2) for b in transcript_blocks(t, rng, names, layout)]
+    return _finish(paras, keep_lines=True, min_alpha=0.7, max_chars=2400)
+
+
 LOADERS: dict[str, Callable[..., tuple[str, ...]]] = {
     "python_docs": load_python_docs, "docstrings": load_docstrings, "debian_docs": load_debian_docs,
     "man_pages": load_man_pages, "shakespeare": load_shakespeare, "gcide": load_gcide, "wordnet": load_wordnet,
-    "fortunes": load_fortunes, "base_prose": load_base_prose,
+    "fortunes": load_fortunes, "base_prose": load_base_prose, "transcripts": load_transcripts,
 }
 assert set(LOADERS) == set(STYLES)
 

@@ -136,21 +136,37 @@ class HashEmbedder:
     """
 
     def __init__(self, dim: int = 2048, ngram: int = 3, ngram_weight: float = 0.5, hashes: int = 2,
-                 person: float = 0.0):
+                 person: float = 0.0, value_cap: float = 0.0):
         if dim < 16:
             raise ValueError("dim must be >= 16")
         if not 1 <= hashes <= 8:
             raise ValueError("hashes must be in 1..8")
-        if person < 0:
-            raise ValueError("person must be >= 0")
+        if person < 0 or value_cap < 0:
+            raise ValueError("person and value_cap must be >= 0")
         self.dim = int(dim)
         self.hashes = int(hashes)
         self.ngram = int(ngram)
         self.ngram_weight = float(ngram_weight)
         self.person = float(person)
+        self.value_cap = float(value_cap)
         self.name = f"hash-v1-d{self.dim}-n{self.ngram}-g{self.ngram_weight:g}-h{self.hashes}"
         if self.person:
             self.name += f"-p{self.person:g}"
+        if self.value_cap:
+            self.name += f"-v{self.value_cap:g}"
+
+    def note_features(self, text: str) -> dict[str, float]:
+        """`features`, with a note's value ("key: value") weighing at most `value_cap` times its
+        key: a long value (a UUID, an address) otherwise outweighs the key it is asked by."""
+        key, sep, value = text.partition(": ")
+        if not (self.value_cap and sep and key.strip() and value.strip()):
+            return self.features(text)
+        fk, fv = self.features(key), self.features(value)
+        nk, nv = math.sqrt(sum(w * w for w in fk.values())), math.sqrt(sum(w * w for w in fv.values()))
+        scale = min(1.0, self.value_cap * nk / nv) if nv > 0 else 1.0
+        for f, w in fv.items():
+            fk[f] = fk.get(f, 0.0) + scale * w
+        return fk
 
     def features(self, text: str) -> dict[str, float]:
         """The weighted features of one text (before hashing); useful for debugging retrieval."""
@@ -202,7 +218,7 @@ class HashEmbedder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for i, t in enumerate(texts):
             row = out[i]
-            for f, w in self.features(t).items():
+            for f, w in self.note_features(t).items():
                 for j, s in _slots(f, self.dim, self.hashes):
                     row[j] += s * w
             n = float(np.linalg.norm(row))
@@ -314,7 +330,7 @@ class HybridEmbedder:
     """Embedders side by side: the vector is [sqrt(w1) v1, sqrt(w2) v2, ...] with the weights
     summing to 1, so it has unit norm and its cosine with another is sum(wi * cos_i).
 
-    The default embedder is `HybridEmbedder([(HashEmbedder(person=1), 0.5), (StaticEmbedder(), 0.5)])`:
+    The default embedder is `HybridEmbedder([(HashEmbedder(person=1, value_cap=0.5), 0.5), (StaticEmbedder(), 0.5)])`:
     the lexical part keeps exact keys and codes, the static part links other words.
     """
 
@@ -337,12 +353,14 @@ class HybridEmbedder:
 
 
 DEFAULT_WEIGHTS = (0.5, 0.5)  # lexical, static: chosen on validation relation types (docs/measurements.md)
+VALUE_CAP = 0.5  # a note's value weighs at most half its key in the lexical half (chosen on trained types)
 
 
 def default_embedder() -> HybridEmbedder:
     """The default for new stores: hash features with the first-person feature, beside the
     bundled static table."""
-    e = HybridEmbedder([(HashEmbedder(person=1.0), DEFAULT_WEIGHTS[0]), (StaticEmbedder(), DEFAULT_WEIGHTS[1])])
+    e = HybridEmbedder([(HashEmbedder(person=1.0, value_cap=VALUE_CAP), DEFAULT_WEIGHTS[0]),
+                        (StaticEmbedder(), DEFAULT_WEIGHTS[1])])
     # The score below which a hit is not worth showing a person (NoteStore.relevance_floor). On the
     # paraphrase set, a question and an unrelated note score 0.16 at the 99th percentile; a
     # question and its own note 0.30 at the 5th percentile (median 0.53).

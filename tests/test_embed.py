@@ -85,6 +85,19 @@ def test_same_entity_notes_outrank_others(emb):
     assert set(ranked[:2]) == {"Mary has the football", "Mary is in the bathroom"}, ranked[:3]
 
 
+def test_value_cap_keeps_a_long_value_from_outweighing_its_key():
+    notes = ["user API key: bf6f9b3f-bf8c-bb1c-2697-1b7c3127b26e", "pass key: 3105", "user car key: glovebox"]
+    q = "What's my API key?"
+    plain, capped = HashEmbedder(person=1.0), HashEmbedder(person=1.0, value_cap=0.5)
+    s_plain = plain.embed(notes) @ plain.embed([q])[0]
+    s_cap = capped.embed(notes) @ capped.embed([q])[0]
+    assert s_cap[0] > s_plain[0] + 0.1 and s_cap[0] == s_cap.max()
+    # text that is not "key: value" (a question, a sentence) embeds as before; the name differs
+    assert np.array_equal(capped.embed([q, "Mary is in the bathroom"]), plain.embed([q, "Mary is in the bathroom"]))
+    assert capped.name != plain.name and "-v0.5" in capped.name
+    assert get_embedder().parts[0][0].value_cap == 0.5
+
+
 def test_get_embedder():
     from memgpt.memory.embed import HybridEmbedder
 

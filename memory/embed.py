@@ -149,6 +149,7 @@ class HashEmbedder:
         self.ngram_weight = float(ngram_weight)
         self.person = float(person)
         self.value_cap = float(value_cap)
+        self.sparse_dims = self.dim  # a text sets ~50 of its columns: the store searches them as inverted lists
         self.name = f"hash-v1-d{self.dim}-n{self.ngram}-g{self.ngram_weight:g}-h{self.hashes}"
         if self.person:
             self.name += f"-p{self.person:g}"
@@ -342,6 +343,9 @@ class HybridEmbedder:
             raise ValueError("weights must be >= 0 with a positive sum")
         self.parts = [(e, float(w) / total) for e, w in parts]
         self.dim = int(sum(e.dim for e, _ in self.parts))
+        # leading columns that are mostly zeros (a lexical first part), for the store's search
+        first = self.parts[0][0]
+        self.sparse_dims = int(first.dim) if getattr(first, "sparse_dims", 0) == first.dim else 0
         self.name = "hybrid(" + ",".join(f"{embedder_name(e)}*{w:.4g}" for e, w in self.parts) + ")"
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:

@@ -14,6 +14,9 @@ from typing import BinaryIO, Iterable
 import faiss
 import numpy as np
 
+from .split import SplitScorer
+
+SPLIT_FROM = 2048  # notes from which a store with sparse leading columns searches with SplitScorer
 TOMBSTONE = -1  # label of an HNSW entry whose note was deleted or replaced
 
 
@@ -26,13 +29,32 @@ def _vecs(v: np.ndarray) -> np.ndarray:
 
 
 class FlatIndex:
-    """Exact search: `IndexIDMap2(IndexFlatIP(dim))`; deletes remove vectors for real."""
+    """Exact search: `IndexIDMap2(IndexFlatIP(dim))`; deletes remove vectors for real.
+
+    With `sparse_dims` (the embedder's leading columns are mostly zeros: hashed lexical
+    features), a store of `SPLIT_FROM` notes or more is searched by a `SplitScorer` built in
+    memory from the FAISS vectors (same scores, ~20x faster at 100k notes); FAISS stays the
+    file on disk."""
 
     kind = "flat"
 
-    def __init__(self, dim: int, index: faiss.Index | None = None):
+    def __init__(self, dim: int, index: faiss.Index | None = None, sparse_dims: int = 0):
         self.dim = dim
         self.index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self.sparse_dims = int(sparse_dims)
+        self._split: SplitScorer | None = None
+
+    def _scorer(self) -> SplitScorer | None:
+        if not self.sparse_dims or self.ntotal < SPLIT_FROM:
+            return None
+        if self._split is None:
+            split = SplitScorer(self.dim, self.sparse_dims)
+            flat, labels = faiss.downcast_index(self.index.index), self.labels()
+            for start in range(0, self.ntotal, 8192):
+                n = min(8192, self.ntotal - start)
+                split.add(labels[start:start + n], flat.reconstruct_n(start, n))
+            self._split = split
+        return self._split
 
     @property
     def ntotal(self) -> int:
@@ -45,11 +67,15 @@ class FlatIndex:
     def add(self, ids: np.ndarray, vecs: np.ndarray) -> None:
         if len(ids):
             self.index.add_with_ids(_vecs(vecs), _ids(ids))
+            if self._split is not None:
+                self._split.add(_ids(ids), _vecs(vecs))
 
     def remove(self, ids: Iterable[int]) -> None:
         ids = _ids(ids)
         if len(ids):
             self.index.remove_ids(faiss.IDSelectorBatch(ids))
+            if self._split is not None:
+                self._split.remove(ids)
 
     def needs_compaction(self) -> bool:
         return False
@@ -59,6 +85,9 @@ class FlatIndex:
         k = min(k, self.ntotal)
         if k <= 0:
             return []
+        split = self._scorer()
+        if split is not None:
+            return split.search(q, k, None if allowed is None else _ids(allowed))
         params = None
         if allowed is not None:
             params = faiss.SearchParameters()
@@ -168,16 +197,16 @@ class HNSWIndex:
         return [(int(lab[pos[t]]), float(scores[t])) for t in top]
 
 
-def make_index(kind: str, dim: int, **hnsw_kw) -> FlatIndex | HNSWIndex:
-    """A new empty index of `kind` ("flat" or "hnsw")."""
+def make_index(kind: str, dim: int, sparse_dims: int = 0, **hnsw_kw) -> FlatIndex | HNSWIndex:
+    """A new empty index of `kind` ("flat" or "hnsw"); `sparse_dims` is for "flat" (see FlatIndex)."""
     if kind == "flat":
-        return FlatIndex(dim)
+        return FlatIndex(dim, sparse_dims=sparse_dims)
     if kind == "hnsw":
         return HNSWIndex(dim, **hnsw_kw)
     raise ValueError(f"unknown index kind {kind!r}; choose 'flat' or 'hnsw'")
 
 
-def read_index(source: str | BinaryIO, kind: str, dim: int, **hnsw_kw) -> FlatIndex | HNSWIndex:
+def read_index(source: str | BinaryIO, kind: str, dim: int, sparse_dims: int = 0, **hnsw_kw) -> FlatIndex | HNSWIndex:
     """Load an index from a path or an open binary file, checking it is the expected kind,
     metric and dimension.
 
@@ -195,7 +224,7 @@ def read_index(source: str | BinaryIO, kind: str, dim: int, **hnsw_kw) -> FlatIn
         raise ValueError("index metric is not inner product")
     inner = faiss.downcast_index(idx.index)
     if kind == "flat" and isinstance(inner, faiss.IndexFlat):
-        return FlatIndex(dim, idx)
+        return FlatIndex(dim, idx, sparse_dims=sparse_dims)
     if kind == "hnsw" and isinstance(inner, faiss.IndexHNSWFlat):
         keep = {k: v for k, v in hnsw_kw.items() if k not in ("M", "ef_construction")}
         return HNSWIndex(dim, idx, **keep)

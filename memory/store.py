@@ -303,7 +303,9 @@ class NoteStore:
         """Score below which a search a person reads drops a hit (see `search`)."""
         self.index_kind = index
         self.flush_every = max(1, int(flush_every))
-        self._hnsw_kw = dict(M=hnsw_m, ef_construction=hnsw_ef_construction, ef_search=hnsw_ef_search)
+        # sparse_dims: the embedder's leading lexical columns, searched as inverted lists (index.FlatIndex)
+        self._hnsw_kw = dict(M=hnsw_m, ef_construction=hnsw_ef_construction, ef_search=hnsw_ef_search,
+                             sparse_dims=int(getattr(self.embedder, "sparse_dims", 0)))
         self._lock = threading.RLock()
         self._closed = False
         self._pending = 0  # changes not yet in the index file

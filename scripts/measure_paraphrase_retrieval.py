@@ -23,6 +23,11 @@ Candidates (comma-separated):
 `--search-notes` distractors) and reports recall@5, exact and through the store's HNSW index,
 with the HNSW search p50.
 
+`--store` instead fills an in-memory `NoteStore` (the candidate as its embedder: `default` or
+`hash`) with the same real notes and reports recall@5 and the p50/p95 of `NoteStore.search`
+itself (embed the question, search the store's index, read the notes back): the store's own
+search path, which at this size scores the lexical columns as inverted lists (`memory/split.py`).
+
 `--timing` adds, per candidate: seconds to embed 1,000 notes (the set's first distractors, after a
 warm-up), and the p50 of one search (embed the question + FAISS flat search for 5) over
 `--search-notes` notes (the set's embedded notes tiled with a little noise: a flat search costs
@@ -243,6 +248,42 @@ def hnsw_check(candidate: str, args) -> None:
           f"HNSW search p50 {1000 * float(np.median(ts)):.2f} ms", flush=True)
 
 
+def store_check(candidate: str, args) -> None:
+    """Search p50 and recall@5 through `NoteStore.search` itself (the question embedded, the
+    store's index searched, notes read back), for a store of `--search-notes` real notes: the
+    set with one pair per relation type among that many distractors, in one in-memory store."""
+    import faiss
+
+    from memgpt.memory import index as index_mod
+    from memgpt.memory.store import NoteStore
+
+    faiss.omp_set_num_threads(1)
+    if args.faiss_scan:
+        index_mod.SPLIT_FROM = 1 << 62  # the store's flat FAISS scan, as before memory/split.py
+    s = build(args.seed, 1, args.search_notes)
+    notes = list(dict.fromkeys(list(s.distractors) + list(s.doc_notes) + list(s.profiles[0])))
+    store = NoteStore(None, embedder=candidate)
+    t0 = time.perf_counter()
+    for i in range(0, len(notes), 5000):
+        store.add_many(notes[i:i + 5000], source="import")
+    t_add = time.perf_counter() - t0
+    held = np.array([p.heldout for p in s.pairs])
+    for q in [p.question for p in s.pairs[:10]]:
+        store.search(q, k=5)  # warm: the first search builds the in-memory search structure
+    hits, ts = [], []
+    for p in s.pairs:
+        t0 = time.perf_counter()
+        got = store.search(p.question, k=5)
+        ts.append(time.perf_counter() - t0)
+        hits.append(p.note in {n.text for n, _ in got})
+    hits = np.array(hits)
+    print(f"{candidate}{' (FAISS scan)' if args.faiss_scan else ''}: NoteStore of {len(store)} notes (added in {t_add:.0f}s), {len(s.pairs)} questions: "
+          f"recall@5 held-out {hits[held].mean():.3f} trained {hits[~held].mean():.3f}; "
+          f"search p50 {1000 * float(np.median(ts)):.2f} ms, p95 {1000 * float(np.percentile(ts, 95)):.2f} ms",
+          flush=True)
+    store.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--candidates", default="hash,hash-person,static,default")
@@ -256,7 +297,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--misses", type=int, default=0, help="print this many held-out misses per candidate")
     p.add_argument("--hnsw", action="store_true",
                    help="instead: each candidate's recall@5 and search p50 in an HNSW index of --search-notes real notes")
+    p.add_argument("--store", action="store_true",
+                   help="instead: search p50 and recall@5 through NoteStore.search with --search-notes real notes")
+    p.add_argument("--faiss-scan", action="store_true", help="with --store: search by FAISS's flat scan (before)")
     a = p.parse_args(argv)
+    if a.store:
+        for cand in a.candidates.split(","):
+            store_check(cand, a)
+        return 0
     if a.hnsw:
         for cand in a.candidates.split(","):
             hnsw_check(cand, a)

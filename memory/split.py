@@ -1,0 +1,173 @@
+"""Exact inner-product search for vectors whose leading columns are mostly zeros.
+
+The default embedder's vector is a lexical part (2,048 hashed features, ~50 non-zero per note)
+beside a dense part (the static table's 256 dimensions). A flat FAISS search reads every
+dimension of every vector: 120 ms per question at 100k notes here. This scorer keeps the
+lexical columns as an inverted list (for each column, the rows that use it) and the dense
+columns as a plain matrix, so a question costs one pass over its own few lexical columns plus
+one matrix-vector product over the dense part: the same scores (up to float rounding), about
+20x less memory traffic.
+
+Rows get positions in one growing dense matrix. Their lexical columns stay dense in a short
+tail until `MERGE_ROWS` gather, then become an inverted-list segment; neighbouring segments
+merge as they grow (sizes halve from the oldest), so a search touches few. Removed rows are
+masked until a quarter of the rows are dead, then everything is rebuilt without them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MERGE_ROWS = 1024  # rows whose lexical columns stay dense before they become a segment
+COMPACT_FRACTION = 0.25  # dead rows that trigger a rebuild
+
+
+class _Lists:
+    """Inverted lists of the lexical columns of rows [lo, hi): column c holds rows[indptr[c]:indptr[c+1]]
+    (global positions) with their values."""
+
+    def __init__(self, lo: int, hi: int, cols: np.ndarray, rows: np.ndarray, vals: np.ndarray, sparse_dims: int):
+        order = np.lexsort((rows, cols))
+        cols = cols[order]
+        self.lo, self.hi = lo, hi
+        self.indptr = np.searchsorted(cols, np.arange(sparse_dims + 1)).astype(np.int64)
+        # intp rows and float64 values: what np.bincount reads without converting them per search
+        self.rows, self.vals = rows[order].astype(np.intp), vals[order].astype(np.float64)
+
+    @classmethod
+    def of(cls, lex: np.ndarray, lo: int, sparse_dims: int) -> "_Lists":
+        rows, cols = np.nonzero(lex)
+        return cls(lo, lo + len(lex), cols, rows + lo, lex[rows, cols], sparse_dims)
+
+    def columns(self) -> np.ndarray:
+        return np.repeat(np.arange(len(self.indptr) - 1), np.diff(self.indptr))
+
+    @classmethod
+    def merge(cls, a: "_Lists", b: "_Lists", sparse_dims: int) -> "_Lists":
+        return cls(a.lo, b.hi, np.concatenate([a.columns(), b.columns()]), np.concatenate([a.rows, b.rows]),
+                   np.concatenate([a.vals, b.vals]), sparse_dims)
+
+    def gather(self, q_cols: np.ndarray, q_vals: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """The question's columns: their rows (positions) and values times the question's weight."""
+        ptr = self.indptr
+        rows = [self.rows[ptr[c]:ptr[c + 1]] for c in q_cols.tolist()]
+        vals = [self.vals[ptr[c]:ptr[c + 1]] * w for c, w in zip(q_cols.tolist(), q_vals.tolist())]
+        return rows, vals
+
+
+class SplitScorer:
+    """Exact top-k inner products over labelled vectors of `dim` whose first `sparse_dims`
+    columns are mostly zeros (see the module docstring). Not thread-safe: the store locks."""
+
+    def __init__(self, dim: int, sparse_dims: int):
+        if not 0 < sparse_dims <= dim:
+            raise ValueError(f"sparse_dims must be in 1..{dim}, got {sparse_dims}")
+        self.dim, self.sparse_dims = int(dim), int(sparse_dims)
+        self._reset()
+
+    def _reset(self) -> None:
+        self._n = 0
+        self._ids = np.zeros(0, dtype=np.int64)
+        self._alive = np.zeros(0, dtype=bool)
+        self._dense = np.zeros((0, self.dim - self.sparse_dims), dtype=np.float32)
+        self._lists: list[_Lists] = []
+        self._tail: list[np.ndarray] = []  # lexical columns of rows [sealed, n), dense
+        self._sealed = 0
+        self._where: dict[int, int] = {}  # id -> position
+        self._dead = 0
+
+    @property
+    def ntotal(self) -> int:
+        return len(self._where)
+
+    def _grow(self, need: int) -> None:
+        cap = max(need, 2 * len(self._ids), 1024)
+        for name in ("_ids", "_alive", "_dense"):
+            old = getattr(self, name)
+            new = np.zeros((cap,) + old.shape[1:], dtype=old.dtype)
+            new[: self._n] = old[: self._n]
+            setattr(self, name, new)
+
+    def add(self, ids: np.ndarray, vecs: np.ndarray) -> None:
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        vecs = np.asarray(vecs, dtype=np.float32).reshape(len(ids), self.dim)
+        if len(set(ids.tolist())) < len(ids) or any(i in self._where for i in ids.tolist()):
+            raise ValueError("ids must be new and distinct: an id is already in the scorer")
+        if self._n + len(ids) > len(self._ids):
+            self._grow(self._n + len(ids))
+        lo, hi = self._n, self._n + len(ids)
+        self._ids[lo:hi], self._alive[lo:hi] = ids, True
+        self._dense[lo:hi] = vecs[:, self.sparse_dims:]
+        self._tail.append(vecs[:, : self.sparse_dims].copy())
+        self._where.update(zip(ids.tolist(), range(lo, hi)))
+        self._n = hi
+        if self._n - self._sealed >= MERGE_ROWS:
+            self._seal()
+
+    def _seal(self) -> None:
+        """The tail becomes inverted lists; a segment at least half its older neighbour's size
+        merges into it (so sizes halve from the oldest and a search touches O(log n) of them)."""
+        self._lists.append(_Lists.of(np.concatenate(self._tail), self._sealed, self.sparse_dims))
+        self._tail, self._sealed = [], self._n
+        while len(self._lists) > 1 and 2 * (self._lists[-1].hi - self._lists[-1].lo) >= \
+                self._lists[-2].hi - self._lists[-2].lo:
+            b, a = self._lists.pop(), self._lists.pop()
+            self._lists.append(_Lists.merge(a, b, self.sparse_dims))
+
+    def remove(self, ids) -> None:
+        for i in np.asarray(ids, dtype=np.int64).reshape(-1).tolist():
+            pos = self._where.pop(int(i), None)
+            if pos is not None:
+                self._alive[pos] = False
+                self._dead += 1
+        if self._dead > COMPACT_FRACTION * max(self._n, MERGE_ROWS):
+            self._compact()
+
+    def _compact(self) -> None:
+        live = np.nonzero(self._alive[: self._n])[0]
+        ids, dense = self._ids[live], self._dense[live]
+        lex = np.zeros((len(live), self.sparse_dims), dtype=np.float32)
+        pos_of = np.full(self._n, -1, dtype=np.int64)
+        pos_of[live] = np.arange(len(live))
+        for li in self._lists:
+            cols = li.columns()
+            new = pos_of[li.rows]
+            ok = new >= 0
+            lex[new[ok], cols[ok]] = li.vals[ok]
+        if self._tail:
+            tail = np.concatenate(self._tail)
+            keep = self._alive[self._sealed: self._n]
+            lex[pos_of[np.arange(self._sealed, self._n)[keep]]] = tail[keep]
+        self._reset()
+        for start in range(0, len(ids), 8192):
+            chunk = slice(start, start + 8192)
+            self.add(ids[chunk], np.concatenate([lex[chunk], dense[chunk]], axis=1))
+
+    def search(self, q: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """Top-k (id, score), best first; `allowed` restricts to those ids. Exact."""
+        if k <= 0 or not self._where:
+            return []
+        n = self._n
+        q = np.asarray(q, dtype=np.float32).reshape(-1)
+        lex = q[: self.sparse_dims]
+        q_cols = np.nonzero(lex)[0]
+        q_vals = lex[q_cols]
+        scores = self._dense[:n] @ q[self.sparse_dims:] if self.dim > self.sparse_dims else np.zeros(n, np.float32)
+        if self._lists and len(q_cols):
+            rows, weights = [], []
+            for li in self._lists:
+                r, w = li.gather(q_cols, q_vals)
+                rows += r
+                weights += w
+            rows, weights = np.concatenate(rows), np.concatenate(weights)
+            scores += np.bincount(rows, weights=weights, minlength=n).astype(np.float32)  # rows < sealed <= n
+        if self._tail:
+            scores[self._sealed: n] += np.concatenate(self._tail) @ lex
+        ok = self._alive[:n] if allowed is None else self._alive[:n] & np.isin(self._ids[:n], allowed)
+        scores = np.where(ok, scores, -np.inf)
+        k = min(k, int(ok.sum()))
+        if k <= 0:
+            return []
+        top = np.argpartition(-scores, k - 1)[:k] if k < n else np.arange(n)
+        top = top[np.argsort(-scores[top], kind="stable")][:k]
+        return [(int(self._ids[t]), float(scores[t])) for t in top]

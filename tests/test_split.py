@@ -1,0 +1,90 @@
+"""SplitScorer: the inverted-list search gives the flat search's exact results."""
+
+import numpy as np
+import pytest
+
+from memgpt.memory import index as index_mod
+from memgpt.memory import split as split_mod
+from memgpt.memory.index import FlatIndex
+from memgpt.memory.split import SplitScorer
+
+SPARSE, DENSE = 256, 16
+
+
+def _vecs(rng: np.random.Generator, n: int) -> np.ndarray:
+    v = np.zeros((n, SPARSE + DENSE), dtype=np.float32)
+    for row in v:
+        cols = rng.choice(SPARSE, size=rng.integers(1, 12), replace=False)
+        row[cols] = rng.normal(size=len(cols))
+    v[:, SPARSE:] = rng.normal(size=(n, DENSE))
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def _brute(ids, vecs, q, k, allowed=None):
+    s = vecs @ q
+    order = [i for i in np.argsort(-s, kind="stable") if allowed is None or ids[i] in allowed]
+    return [int(ids[i]) for i in order[:k]], s
+
+
+@pytest.fixture
+def small_segments(monkeypatch):
+    monkeypatch.setattr(split_mod, "MERGE_ROWS", 50)  # many seals, merges and compactions in a small test
+
+
+def test_matches_brute_force_through_adds_removes_and_merges(small_segments):
+    rng = np.random.default_rng(0)
+    sc = SplitScorer(SPARSE + DENSE, SPARSE)
+    live: dict[int, np.ndarray] = {}
+    next_id = 0
+    for rnd in range(12):
+        n = int(rng.integers(1, 80))
+        v = _vecs(rng, n)
+        ids = np.arange(next_id, next_id + n)
+        next_id += n
+        sc.add(ids, v)
+        live.update(zip(ids.tolist(), v))
+        gone = rng.choice(list(live), size=min(len(live), int(rng.integers(0, 40))), replace=False)
+        sc.remove(gone)
+        for g in gone.tolist():
+            del live[g]
+        assert sc.ntotal == len(live)
+        ids_arr = np.array(list(live))
+        mat = np.stack([live[i] for i in ids_arr])
+        for q in _vecs(rng, 5):
+            want, s = _brute(ids_arr, mat, q, 7)
+            got = sc.search(q, 7)
+            assert set(i for i, _ in got) <= set(live) and got[0][0] == want[0]
+            assert np.allclose([x for _, x in got], np.sort(s)[::-1][:7], atol=1e-5)  # scores are exact
+            allowed = rng.choice(ids_arr, size=min(10, len(ids_arr)), replace=False)
+            got = sc.search(q, 3, allowed)
+            assert {i for i, _ in got} <= set(allowed.tolist()) and len(got) == min(3, len(allowed))
+            want_a, _ = _brute(ids_arr, mat, q, 3, set(allowed.tolist()))
+            assert np.allclose([x for _, x in got], [float(live[i] @ q) for i in want_a], atol=1e-5)
+    assert sc._sealed > 0 and 1 <= len(sc._lists) <= 1 + np.log2(next_id / 50)  # sealed, merged as they grow
+    with pytest.raises(ValueError, match="already"):
+        sc.add(np.array([next(iter(live))]), _vecs(rng, 1))
+
+
+def test_flat_index_switches_to_the_scorer_with_the_same_results(monkeypatch, small_segments):
+    monkeypatch.setattr(index_mod, "SPLIT_FROM", 100)
+    rng = np.random.default_rng(1)
+    v = _vecs(rng, 300)
+    plain, split = FlatIndex(SPARSE + DENSE), FlatIndex(SPARSE + DENSE, sparse_dims=SPARSE)
+    for idx in (plain, split):
+        idx.add(np.arange(300), v)
+        idx.remove([5, 17, 250])
+        idx.add(np.arange(300, 310), _vecs(np.random.default_rng(2), 10))
+    for q in _vecs(rng, 10):
+        a, b = plain.search(q, 5), split.search(q, 5)
+        assert [i for i, _ in a] == [i for i, _ in b] and np.allclose([s for _, s in a], [s for _, s in b], atol=1e-5)
+    assert split._split is not None and split._split.ntotal == plain.ntotal == 307
+    assert plain._split is None  # without sparse columns the FAISS scan stays
+
+
+def test_a_store_with_the_default_embedder_uses_the_lexical_columns():
+    from memgpt.memory.embed import get_embedder
+
+    assert get_embedder().sparse_dims == 2048 and get_embedder("hash").sparse_dims == 2048
+    assert get_embedder("static").__dict__.get("sparse_dims", 0) == 0
+    with pytest.raises(ValueError):
+        SplitScorer(10, 0)

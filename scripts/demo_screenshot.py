@@ -1,12 +1,13 @@
 """Screenshot the Gradio demo after a real conversation with the model.
 
     python scripts/demo_screenshot.py [--out docs/demo.png] [--messages "Hi!|What is my name?"]
-                                      [--model NAME|PATH] [--timeout 180]
+                                      [--model NAME|PATH] [--timeout 180] [--search "colour"]
 
 Starts `memgpt demo` (the default model unless --model is given) on a free port with a fresh,
 empty data directory, opens it in headless chromium (Debian's /usr/bin/chromium, driven by
 Playwright) at 1400x900, types the messages one after another, waiting for each reply to finish
-streaming, then saves a full-page screenshot to --out and prints the chat transcript and the notes
+streaming, optionally searches the notebook (`--search`: the panel then shows the ranked hits
+with their scores), then saves a full-page screenshot to --out and prints the chat transcript and the notes
 listed in the notebook panel. Nothing is scripted or edited: the page shows what the model wrote.
 The server is stopped (SIGTERM, as Ctrl-C) and the data directory removed on exit, errors included.
 
@@ -78,6 +79,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--model", "--checkpoint", dest="model", default=None, metavar="NAME|PATH",
                    help="passed to `memgpt demo --model` (default: the default model)")
     p.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for each reply (default: %(default)s)")
+    p.add_argument("--search", default=None, metavar="QUERY",
+                   help="after the messages, search the notebook for QUERY (the shot shows the ranked hits)")
     p.add_argument("--start-timeout", type=float, default=300.0,
                    help="seconds to wait for the server to start (default: %(default)s)")
     return p.parse_args(argv)
@@ -217,6 +220,12 @@ def main(argv=None) -> int:
                     send(page, text, args.timeout)
                     print(f"demo_screenshot: message {i}/{len(messages)} answered in {time.perf_counter() - t:.1f}s",
                           flush=True)
+                if args.search:
+                    box = page.locator("#memgpt-search textarea, #memgpt-search input").first
+                    box.fill(args.search)
+                    box.press("Enter")
+                    page.wait_for_selector("#memgpt-notes-panel .score, #memgpt-notes-panel .empty", timeout=60_000)
+                    wait_idle(page, 60)
                 transcript = page.evaluate(JS_TRANSCRIPT)
                 notes = page.evaluate(JS_NOTES)
                 page.screenshot(path=out, full_page=True)

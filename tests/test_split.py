@@ -88,3 +88,25 @@ def test_a_store_with_the_default_embedder_uses_the_lexical_columns():
     assert get_embedder("static").__dict__.get("sparse_dims", 0) == 0
     with pytest.raises(ValueError):
         SplitScorer(10, 0)
+
+
+def test_a_store_searched_by_the_scorer_hides_superseded_deleted_and_edited_notes(monkeypatch, tmp_path):
+    from memgpt.memory.store import NoteStore
+
+    monkeypatch.setattr(index_mod, "SPLIT_FROM", 4)
+    texts = [f"project {w} owner: {n}" for w, n in zip("alpha beta gamma delta epsilon".split(), "Ada Bo Cy Di Ed".split())]
+    with NoteStore(str(tmp_path / "s")) as st:
+        st.add_many(texts, source="import")
+        assert st.search("who owns project gamma?", k=1)[0][0].text == texts[2]
+        assert st._index._split is not None  # the scorer answered
+        new = st.add("user city: Lisbon", source="chat", supersede=True)
+        newer = st.add("user city: Oslo", source="chat", supersede=True)
+        assert [n.id for n, _ in st.search("which city do I live in?", k=2) if "city" in n.text] == [newer.id]
+        st.delete(st.search("who owns project beta?", k=1)[0][0].id)
+        assert all("beta" not in n.text for n, _ in st.search("who owns project beta?", k=10))
+        st.update(newer.id, "user city: Porto")
+        hits = [n.text for n, _ in st.search("which city do I live in?", k=10)]
+        assert "user city: Porto" in hits and "user city: Oslo" not in hits and "user city: Lisbon" not in hits
+    with NoteStore(str(tmp_path / "s")) as st:  # reopened: the scorer is rebuilt from the file
+        assert st.search("who owns project gamma?", k=1)[0][0].text == texts[2]
+        assert st._index._split is not None and st._index._split.ntotal == len(st._index.labels())

@@ -71,7 +71,7 @@ class SplitScorer:
         self._alive = np.zeros(0, dtype=bool)
         self._dense = np.zeros((0, self.dim - self.sparse_dims), dtype=np.float32)
         self._lists: list[_Lists] = []
-        self._tail: list[np.ndarray] = []  # lexical columns of rows [sealed, n), dense
+        self._tail = np.zeros((MERGE_ROWS, self.sparse_dims), dtype=np.float32)  # lexical columns of rows [sealed, n)
         self._sealed = 0
         self._where: dict[int, int] = {}  # id -> position
         self._dead = 0
@@ -89,16 +89,26 @@ class SplitScorer:
             setattr(self, name, new)
 
     def add(self, ids: np.ndarray, vecs: np.ndarray) -> None:
+        """Add rows under new, distinct ids (ValueError, and nothing added, otherwise)."""
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
         vecs = np.asarray(vecs, dtype=np.float32).reshape(len(ids), self.dim)
         if len(set(ids.tolist())) < len(ids) or any(i in self._where for i in ids.tolist()):
             raise ValueError("ids must be new and distinct: an id is already in the scorer")
         if self._n + len(ids) > len(self._ids):
             self._grow(self._n + len(ids))
+        done = 0
+        while done < len(ids):  # the tail never holds more than MERGE_ROWS rows
+            take = min(MERGE_ROWS - (self._n - self._sealed), len(ids) - done)
+            self._append(ids[done:done + take], vecs[done:done + take])
+            done += take
+
+    def _append(self, ids: np.ndarray, vecs: np.ndarray) -> None:
+        if not len(ids):
+            return
         lo, hi = self._n, self._n + len(ids)
         self._ids[lo:hi], self._alive[lo:hi] = ids, True
         self._dense[lo:hi] = vecs[:, self.sparse_dims:]
-        self._tail.append(vecs[:, : self.sparse_dims].copy())
+        self._tail[lo - self._sealed:hi - self._sealed] = vecs[:, : self.sparse_dims]
         self._where.update(zip(ids.tolist(), range(lo, hi)))
         self._n = hi
         if self._n - self._sealed >= MERGE_ROWS:
@@ -107,8 +117,9 @@ class SplitScorer:
     def _seal(self) -> None:
         """The tail becomes inverted lists; a segment at least half its older neighbour's size
         merges into it (so sizes halve from the oldest and a search touches O(log n) of them)."""
-        self._lists.append(_Lists.of(np.concatenate(self._tail), self._sealed, self.sparse_dims))
-        self._tail, self._sealed = [], self._n
+        self._lists.append(_Lists.of(self._tail[: self._n - self._sealed], self._sealed, self.sparse_dims))
+        self._tail[:] = 0
+        self._sealed = self._n
         while len(self._lists) > 1 and 2 * (self._lists[-1].hi - self._lists[-1].lo) >= \
                 self._lists[-2].hi - self._lists[-2].lo:
             b, a = self._lists.pop(), self._lists.pop()
@@ -124,24 +135,27 @@ class SplitScorer:
             self._compact()
 
     def _compact(self) -> None:
-        live = np.nonzero(self._alive[: self._n])[0]
-        ids, dense = self._ids[live], self._dense[live]
-        lex = np.zeros((len(live), self.sparse_dims), dtype=np.float32)
-        pos_of = np.full(self._n, -1, dtype=np.int64)
+        """Drop dead rows: live rows keep their order, so every list's entries stay sorted and
+        are renumbered in place (nothing is densified); built aside, then swapped in."""
+        n, sealed = self._n, self._sealed
+        live = np.nonzero(self._alive[:n])[0]
+        pos_of = np.full(n, -1, dtype=np.int64)
         pos_of[live] = np.arange(len(live))
-        for li in self._lists:
-            cols = li.columns()
-            new = pos_of[li.rows]
-            ok = new >= 0
-            lex[new[ok], cols[ok]] = li.vals[ok]
-        if self._tail:
-            tail = np.concatenate(self._tail)
-            keep = self._alive[self._sealed: self._n]
-            lex[pos_of[np.arange(self._sealed, self._n)[keep]]] = tail[keep]
-        self._reset()
-        for start in range(0, len(ids), 8192):
-            chunk = slice(start, start + 8192)
-            self.add(ids[chunk], np.concatenate([lex[chunk], dense[chunk]], axis=1))
+        fresh = SplitScorer(self.dim, self.sparse_dims)
+        fresh._n = len(live)
+        fresh._ids, fresh._dense = self._ids[live], self._dense[live]
+        fresh._alive = np.ones(len(live), dtype=bool)
+        fresh._sealed = int((live < sealed).sum())
+        if self._lists:
+            cols = np.concatenate([li.columns() for li in self._lists])
+            rows = pos_of[np.concatenate([li.rows for li in self._lists])]
+            vals = np.concatenate([li.vals for li in self._lists])
+            ok = rows >= 0
+            fresh._lists = [_Lists(0, fresh._sealed, cols[ok], rows[ok], vals[ok], self.sparse_dims)]
+        keep = self._alive[sealed:n]
+        fresh._tail[: int(keep.sum())] = self._tail[: n - sealed][keep]
+        fresh._where = dict(zip(fresh._ids.tolist(), range(len(live))))
+        self.__dict__.update(fresh.__dict__)
 
     def search(self, q: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """Top-k (id, score), best first; `allowed` restricts to those ids. Exact."""
@@ -161,13 +175,16 @@ class SplitScorer:
                 weights += w
             rows, weights = np.concatenate(rows), np.concatenate(weights)
             scores += np.bincount(rows, weights=weights, minlength=n).astype(np.float32)  # rows < sealed <= n
-        if self._tail:
-            scores[self._sealed: n] += np.concatenate(self._tail) @ lex
+        if n > self._sealed and len(q_cols):
+            scores[self._sealed: n] += self._tail[: n - self._sealed, q_cols] @ q_vals
         ok = self._alive[:n] if allowed is None else self._alive[:n] & np.isin(self._ids[:n], allowed)
         scores = np.where(ok, scores, -np.inf)
         k = min(k, int(ok.sum()))
         if k <= 0:
             return []
-        top = np.argpartition(-scores, k - 1)[:k] if k < n else np.arange(n)
-        top = top[np.argsort(-scores[top], kind="stable")][:k]
+        # every row scoring at least the k-th, best first and, among equal scores, oldest first
+        # (as FAISS's flat scan breaks ties)
+        kth = np.partition(scores, n - k)[n - k] if k < n else -np.inf
+        cand = np.nonzero(scores >= kth)[0]
+        top = cand[np.lexsort((cand, -scores[cand]))][:k]
         return [(int(self._ids[t]), float(scores[t])) for t in top]

@@ -110,3 +110,34 @@ def test_a_store_searched_by_the_scorer_hides_superseded_deleted_and_edited_note
     with NoteStore(str(tmp_path / "s")) as st:  # reopened: the scorer is rebuilt from the file
         assert st.search("who owns project gamma?", k=1)[0][0].text == texts[2]
         assert st._index._split is not None and st._index._split.ntotal == len(st._index.labels())
+
+
+def test_ties_and_duplicate_vectors_come_back_as_faiss_returns_them(monkeypatch, small_segments):
+    monkeypatch.setattr(index_mod, "SPLIT_FROM", 100)
+    rng = np.random.default_rng(3)
+    distinct = _vecs(rng, 5)
+    v = distinct[rng.integers(0, 5, 400)]  # the same note in many sessions: identical vectors
+    plain, split = FlatIndex(SPARSE + DENSE), FlatIndex(SPARSE + DENSE, sparse_dims=SPARSE)
+    for idx in (plain, split):
+        idx.add(np.arange(400), v)
+        idx.remove(np.arange(0, 400, 3))  # enough dead rows to compact the scorer
+    for q in list(distinct) + [np.zeros(SPARSE + DENSE, np.float32)]:  # a zero query ties every row
+        a, b = split.search(q, 5), plain.search(q, 5)  # the same set (FAISS lists a tie's ids newest first)
+        assert sorted(i for i, _ in a) == sorted(i for i, _ in b) and np.allclose([s for _, s in a], [s for _, s in b])
+        allowed = np.arange(100, 200)
+        a, b = split.search(q, 4, allowed), plain.search(q, 4, allowed)
+        assert sorted(i for i, _ in a) == sorted(i for i, _ in b)
+
+
+def test_a_lexical_only_embedder_and_a_refused_duplicate(monkeypatch):
+    monkeypatch.setattr(index_mod, "SPLIT_FROM", 10)
+    rng = np.random.default_rng(4)
+    v = _vecs(rng, 50)[:, :SPARSE]
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    idx = FlatIndex(SPARSE, sparse_dims=SPARSE)  # the hash embedder: every column lexical
+    idx.add(np.arange(50), v)
+    assert idx.search(v[7], 1)[0][0] == 7 and idx._split is not None
+    with pytest.raises(ValueError, match="already"):
+        idx.add(np.array([7]), v[:1])
+    assert idx.ntotal == 50  # nothing added to FAISS either; the scorer is rebuilt when next needed
+    assert idx.search(v[9], 1)[0][0] == 9 and idx._split.ntotal == 50

@@ -75,7 +75,7 @@ import torch
 import torch.nn as nn
 from tqdm.auto import tqdm
 
-from memgpt.memory.note import Note
+from memgpt.memory.note import Note, note_key
 from memgpt.model import KVCache, amp_context
 from memgpt.tokenizer import MAX_NOTE_TOKENS, Tokenizer, clean_note
 from memgpt.window import MEM_MARKERS, fit_memory, memory_budget, pack, window_limit
@@ -491,7 +491,8 @@ class Engine:
             return False
         if run.source is not None:  # filing runs extend the engine's history: offsets are absolute
             pos = self._base + run.note_start
-            run.filed += self._file([(pos, text, [self.tok.scratch, *ids, self.tok.scratch_end])], run.source)
+            run.filed += self._file([(pos, text, [self.tok.scratch, *ids, self.tok.scratch_end])], run.source,
+                                    run.filed)
         run.stream.append(self.tok.scratch_end)
         run.note_start = -1
         return True
@@ -564,14 +565,19 @@ class Engine:
                 return self.model(x, cache=cache, last_only=True)[0]
             return self.model(x, cache=cache)[0]
 
-    def _file(self, found: list[tuple[int, str, list[int]]], source: str) -> list[Note]:
-        """File notes (position, text, sampled ids) in one store transaction when possible."""
+    def _file(self, found: list[tuple[int, str, list[int]]], source: str, turn: Sequence[Note] = ()) -> list[Note]:
+        """File notes (position, text, sampled ids) in one store transaction when possible.
+        `turn`: the notes this chat turn has filed already."""
         if not found:
             return []
         texts = [text for _, text, _ in found]
         positions = [pos for pos, _, _ in found]
-        # A conversation's newer note on a key replaces the older one; a reader's notes never do.
-        kw = {"supersede": True} if source == "chat" else {}
+        # A conversation's newer note on a key replaces the older one; a reader's notes never do,
+        # and neither do notes of one turn: "I speak Punjabi, Russian and Irish" may come as three
+        # notes on one key, all current (an update is said in a later message).
+        same_turn = {n.key for n in turn} - {None}
+        supersede = source == "chat" and not any(note_key(t) in same_turn for t in texts)
+        kw = {"supersede": True} if supersede else {}
         add_many = getattr(self.store, "add_many", None)
         if add_many is not None:
             notes = add_many(texts, source=source, position=positions, session=self.cfg.session, **kw)

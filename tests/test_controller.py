@@ -684,3 +684,38 @@ def test_ingest_applies_the_output_head_a_chunk_at_a_time(monkeypatch):
     eng._chunked_head = False
     full = eng._openings(eng._forward_windows([w for w, _ in windows]), windows)
     assert chunked == full and 0 < sum(map(len, full)) < T  # the same openings, some and not all
+
+
+class TurnScript(ScriptedModel):
+    """A mock GPT that, after the last <|assistant|> of what it has read, emits `script` (then <|end|>)."""
+
+    def __init__(self, script: list[int]):
+        super().__init__()
+        self.script, self.ctx = script, []
+
+    def forward(self, idx, targets=None, weights=None, cache=None):
+        p = cache.pos if cache is not None else 0
+        del self.ctx[p:]
+        self.ctx += idx[0].tolist()
+        last = len(self.ctx) - 1 - self.ctx[::-1].index(TOK.assistant) if TOK.assistant in self.ctx else None
+        done = self.ctx[last + 1:] if last is not None else None
+        nxt = self.script[len(done)] if done is not None and len(done) < len(self.script) else TOK.end
+        logits = torch.zeros(idx.shape[0], idx.shape[1], self.config.vocab_size)
+        logits[..., nxt] = 10.0
+        if cache is not None:
+            cache.pos = p + idx.shape[1]
+        return logits, None
+
+
+def test_notes_of_one_turn_on_one_key_are_all_current_and_a_later_turn_supersedes_them():
+    note = lambda v: [TOK.scratch, K, COLON, v, TOK.scratch_end]  # noqa: E731  "key: <v>"
+    store = NoteStore(None, embedder="hash")
+    model = TurnScript(note(A) + note(R) + [F])
+    eng = Engine(model, TOK, store, EngineConfig())
+    eng.chat("The keys are cat and blue.", temperature=0)
+    notes = store.list()
+    assert [n.text for n in notes] == ["key: cat", "key: blue"] and not any(n.superseded for n in notes)
+    model.script = note(B) + [F]
+    eng.chat("Actually, the key is red now.", temperature=0)
+    assert [(n.text, n.superseded_by is not None) for n in store.history("key")] == \
+        [("key: cat", True), ("key: blue", True), ("key: red", False)]

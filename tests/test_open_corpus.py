@@ -273,9 +273,14 @@ def test_heldout_relations_never_reach_training_rows(train_rows):
     for ex in train_rows:
         for f in ex["facts"]:
             assert f["relation_split"] == "train" and f["relation"] not in R.HELDOUT
+        invented = {f["key"] for f in ex["facts"] if f["domain"] == "generic"}
         for note in _notes(ex):
             n_notes += 1
-            rels = R.relations_of_key(R.parse_note(note)[0])
+            key = R.parse_note(note)[0]
+            if key in invented:  # an invented type's key: no held-out type's key, whole or as a suffix
+                assert not any(key == r.key or key.endswith(" " + r.key) for r in R.TEST_RELATIONS), note
+                continue
+            rels = R.relations_of_key(key)
             assert rels and any(r.split == "train" for r in rels), note
         asked = {q.lower() for f in ex["facts"] for q in f["questions"]}
         questions = [t["content"] for t, a in zip(ex.get("turns", ())[::2], ex.get("turns", ())[1::2]) if "asks" in a]
@@ -292,8 +297,7 @@ def test_heldout_relations_never_reach_training_rows(train_rows):
 def test_training_rows_hold_only_train_values(train_rows):
     for ex in train_rows:
         for f in ex["facts"]:
-            kind = R.BY_NAME[f["relation"]].kind
-            if kind not in R.CLOSED_KINDS:
+            if f["kind"] not in R.CLOSED_KINDS:
                 assert all(R.split_ok(v, "train") for v in f["values"]), f
 
 
@@ -319,3 +323,18 @@ def test_no_bible_or_paul_graham_in_rows(train_rows):
     for ex in train_rows:
         for t in _texts(ex):
             assert not prose.is_forbidden(t or "")
+
+
+def test_invented_relation_types_teach_copying_a_key_in_training_only():
+    rng = random.Random(0)
+    catalog = {r.key.removeprefix("user ") for r in R.RELATIONS}
+    for _ in range(300):
+        rel = R.generic_relation(rng)
+        f = R.draw_fact(rng, "train", relation=rel)
+        attr = rel.key.removeprefix("user ")
+        assert attr not in catalog and rel.name not in R.BY_NAME and rel.domain == "generic"
+        assert attr in f.statement and f.key.endswith(attr)  # the key is the statement's own words
+    train = oc.examples("reading", seed=1, n=40, split="train", prose=prose.Prose(styles=("python_docs",), limit=25))
+    test = oc.examples("reading", seed=1, n=40, split="test", prose=prose.Prose(styles=("python_docs",), limit=25))
+    rel_of = lambda exs: [f["relation"] for e in exs for f in e["facts"]]  # noqa: E731
+    assert any(r not in R.BY_NAME for r in rel_of(train)) and all(r in R.BY_NAME for r in rel_of(test))

@@ -35,8 +35,8 @@ import re
 from typing import Any, Mapping, Sequence
 
 from memgpt.synth.facts import _is_test
-from memgpt.training.relations import (OpenFact, Relation, draw_fact, join_natural, relations_for, statement_after_lead,
-                                       update_of)
+from memgpt.training.relations import (GENERIC_SHARE, OpenFact, Relation, draw_fact, generic_relation, join_natural,
+                                       relations_for, statement_after_lead, update_of)
 from memgpt.training.prose import Prose
 
 # ---------------------------------------------------------------------------------------------
@@ -215,7 +215,8 @@ def default_prose(split: str) -> Prose:
 
 
 def fact_record(f: OpenFact, **extra: Any) -> dict:
-    return {"relation": f.relation.name, "domain": f.relation.domain, "relation_split": f.relation.split,
+    return {"relation": f.relation.name, "domain": f.relation.domain, "kind": f.relation.kind,
+            "relation_split": f.relation.split,
             "key": f.key, "value": f.value, "values": list(f.values), "note": f.note, "statement": f.statement,
             "questions": list(f.questions), "answer": f.answer, "update": f.is_update, **extra}
 
@@ -240,7 +241,11 @@ def _distinct_facts(rng: random.Random, split: str, rels: Sequence[Relation], n:
     for _ in range(50 * n):
         if len(out) == n:
             break
-        f = draw_fact(rng, split, relations=rels)
+        if split == "train" and rng.random() < GENERIC_SHARE:  # an invented type: keys are copied
+            kinds = {r.is_user for r in rels}
+            f = draw_fact(rng, split, relation=generic_relation(rng, user=kinds.pop() if len(kinds) == 1 else None))
+        else:
+            f = draw_fact(rng, split, relations=rels)
         if f.key not in taken:
             taken.add(f.key)
             out.append(f)

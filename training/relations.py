@@ -1876,6 +1876,62 @@ def _values(rel: Relation, rng: random.Random, split: str, n: int | None = None,
     return tuple(out)
 
 
+# ---------------------------------------------------------------------------------------------
+# invented relation types (training only): an attribute no catalog relation has, so its key can
+# only be written by copying the statement's own words, as a held-out type's must be
+
+GENERIC_SHARE = 0.2  # of training facts drawn from an invented relation type
+_GENERIC_HEADS: dict[str, str] = {
+    "code": "digits6", "number": "digits6", "reference": "ref_code", "password": "password", "contact": "full_name",
+    "owner": "full_name", "manager": "full_name", "sponsor": "company", "supplier": "company", "date": "date",
+    "deadline": "date", "time": "time", "venue": "venue", "address": "address", "limit": "count", "budget": "amount",
+    "rating": "few", "colour": "colour", "label": "word", "day": "weekday", "phone": "phone", "email": "email",
+}
+_GENERIC_USER = ("My {a} is {v}.|For the record, my {a} is {v}.|Please remember that my {a} is {v}.|"
+                 "Just so you know, my {a} is {v}.|The {a} I have is {v}.",
+                 "What is my {a}?|Do you remember my {a}?|What did I say my {a} was?|Can you remind me of my {a}?",
+                 "Your {a} is {v}.")
+_GENERIC_DOC = ("The {a} of {s} is {v}.|{Sp} {a} is {v}.|For {s}, the {a} is {v}.|{S} has {v} as its {a}.|"
+                "The {a} for {s} has been set to {v}.",
+                "What is the {a} of {s}?|What's {sp} {a}?|Which {a} does {s} have?|Do you know {sp} {a}?",
+                "{Sp} {a} is {v}.")
+
+
+@functools.lru_cache(maxsize=1)
+def _catalog_keys() -> frozenset[str]:
+    return frozenset(r.key.removeprefix("user ") for r in RELATIONS)
+
+
+@functools.lru_cache(maxsize=1)
+def _heldout_keys() -> tuple[str, ...]:
+    return tuple(sorted({r.key.removeprefix("user ") for r in TEST_RELATIONS}))
+
+
+def _invented_ok(attr: str) -> bool:
+    """Not a catalog key, and not ending in a held-out type's key (an invented "orchard date"
+    would teach the held-out "<event> date")."""
+    return attr not in _catalog_keys() and not any(attr == k or attr.endswith(" " + k) for k in _heldout_keys())
+
+
+def generic_relation(rng: random.Random, user: bool | None = None) -> Relation:
+    """An invented relation type for training ("lantern code", "<pseudo-word> budget"): the
+    statement names the attribute, the note's key copies it. Never a catalog relation's key, and
+    never one ending in a held-out type's key."""
+    while True:
+        head = rng.choice(sorted(_GENERIC_HEADS))
+        mod = rng.choice(NOUNS) if rng.random() < 0.6 else pseudo_word(rng, "train")
+        attr = f"{mod} {head}"
+        if _invented_ok(attr):
+            break
+    user = rng.random() < 0.4 if user is None else user
+    kind = _GENERIC_HEADS[head]
+    if user:
+        st, q, a = (t.replace("{a}", attr) for t in _GENERIC_USER)
+        return _user("generic", f"user {attr}", kind, st, q, a, topic=f"your {attr}")
+    st, q, a = (t.replace("{a}", attr) for t in _GENERIC_DOC)
+    return _doc("generic", rng.choice(sorted(SUBJECT_KINDS)), attr, kind, st, q, a)
+
+
 def draw_fact(rng: random.Random, split: str, relation: Relation | None = None, subject: Subject | None = None,
               relations: Sequence[Relation] | None = None) -> OpenFact:
     """A fact of `relation` (or one drawn from `relations`, by default `relations_for(split)`),

@@ -6,7 +6,9 @@
     smollm2-notes  that base with the project's note-taking adapter (memgpt/assets/smollm2-notes:
                    LoRA merged into the weights, and the rows of memgpt's tokens)
     default        the model `memgpt.load()` gives: today `tiny`
-    PATH           a checkpoint directory (`memgpt train` writes them) or a Llama-family .gguf file
+    PATH           a checkpoint directory (`memgpt train` writes them), an adapter directory
+                   (`memgpt finetune` writes OUT/last: its base with the adapter merged in) or a
+                   Llama-family .gguf file
 
 Named models are loaded once per process and device and shared by every `MemGPT` built on them
 (their weights never change at run time).
@@ -54,19 +56,31 @@ def adapter_dir() -> str:
     return os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets", "smollm2-notes")
 
 
-def _load_smollm2_notes(device: str) -> Loaded:
+def _load_adapter(path: str, device: str, what: str) -> Loaded:
+    """The adapter's base (a registry name in its adapter.json) with the adapter merged in."""
     from memgpt.lora import AdapterError, apply_adapter, read_adapter
-    path = adapter_dir()
     try:
         sd, info = read_adapter(path)
     except AdapterError as e:
-        raise CheckpointError(f"the smollm2-notes adapter is not usable ({e}); `memgpt finetune` trains one") from None
-    model, tok, meta = _load_smollm2(device)
+        raise CheckpointError(f"{what} is not usable ({e}); `memgpt finetune` trains one") from None
+    base = str(info.get("base", "smollm2-base"))
+    if base in _LOADERS and base != "smollm2-notes":
+        model, tok, meta = _LOADERS[base](device)
+    elif base.endswith(".gguf") and os.path.isfile(base):  # a run on a GGUF of one's own
+        from memgpt.gguf import load_gguf
+        model, tok, meta = load_gguf(base, device=device)
+    else:
+        raise CheckpointError(f"{path}: its base {base!r} is neither a model name ({', '.join(NAMES)}) "
+                              "nor a .gguf file here")
     try:
         apply_adapter(model, {k: v.to(device) for k, v in sd.items()}, info)
     except AdapterError as e:
         raise CheckpointError(f"{path}: {e}") from None
     return model, tok, {**meta, "adapter": path, "adapter_info": info}
+
+
+def _load_smollm2_notes(device: str) -> Loaded:
+    return _load_adapter(adapter_dir(), device, "the smollm2-notes adapter")
 
 
 _LOADERS = {"tiny": _load_tiny, "smollm2-base": _load_smollm2, "smollm2-notes": _load_smollm2_notes}
@@ -93,6 +107,8 @@ def load_model(name_or_path: str | os.PathLike | None, device: str, shared: bool
                 model, tok, meta = _LOADERS[key](device)
                 _cache[key, device] = (model, tok, {**meta, "model_name": key})
             return _cache[key, device]
+    if os.path.isdir(key) and os.path.exists(os.path.join(key, "adapter.json")):
+        return _load_adapter(key, device, f"the adapter in {key}")  # e.g. a fine-tune's runs/ft/last
     if os.path.isdir(key):
         return load_checkpoint(key, device)
     if os.path.isfile(key):

@@ -199,3 +199,23 @@ def test_no_note_term_adds_minus_log_one_minus_p_scratch_on_text_targets(base):
     with torch.no_grad():
         after = torch.softmax(model(torch.tensor([ids[:-1]]))[0][0].float(), -1)[:, tok.scratch]
     assert after[text].mean() < p[text].mean()
+
+
+def test_an_adapter_directory_loads_by_path_as_its_base_with_the_adapter(base, tmp_path):
+    from memgpt.checkpoint import CheckpointError
+    from memgpt.models import load_model
+
+    out = tmp_path / "run"
+    finetune(FinetuneConfig(base=base, out=str(out), tokens=400, block=48, step_tokens=200, rank=2, alpha=4,
+                            lr=3e-3, new_rows_lr=3e-2, eval_every=0), rows_fn=rows_fn, progress=False)
+    model, tok, meta = load_model(str(out / "last"), "cpu")
+    assert meta["adapter"] == str(out / "last")
+    sd, info = lora.read_adapter(str(out / "last"))
+    want = lora.apply_adapter(load_gguf(base)[0], sd, info)
+    x = torch.tensor([tok.encode_text("the x is the")])
+    torch.testing.assert_close(model(x)[0], want(x)[0])
+    assert not torch.allclose(model(x)[0], load_gguf(base)[0](x)[0])
+    meta_file = out / "last" / "adapter.json"
+    meta_file.write_text(meta_file.read_text().replace(base, str(tmp_path / "gone.gguf")))
+    with pytest.raises(CheckpointError, match="neither a model name"):
+        load_model(str(out / "last"), "cpu")

@@ -238,8 +238,9 @@ def finetune(cfg: FinetuneConfig, rows_fn: Callable[[FinetuneConfig, object, str
               f"(its {int(ameta.get('tokens', 0)):,} tokens)", file=sys.stderr)
     info = {"base": cfg.base, "base_name": meta.get("name", ""), "rank": cfg.rank, "alpha": cfg.alpha,
             "targets": list(TARGETS), "block_size": model.config.block_size}
+    commit = git_commit()  # the code this process runs: the checkout may move on while it trains
     with open(os.path.join(cfg.out, "config.json"), "w") as f:
-        json.dump({"config": dataclasses.asdict(cfg), "git_commit": git_commit(), "adapter": info}, f, indent=1)
+        json.dump({"config": dataclasses.asdict(cfg), "git_commit": commit, "adapter": info}, f, indent=1)
     total_steps = max(1, cfg.tokens // cfg.step_tokens)
     source = train_stream(cfg, tok, rows_fn, rows_read)
     val = list(itertools.islice(rows_fn(cfg, tok, "test", cfg.seed + 1), cfg.eval_rows)) if cfg.eval_every else []
@@ -253,7 +254,7 @@ def finetune(cfg: FinetuneConfig, rows_fn: Callable[[FinetuneConfig, object, str
 
     def save() -> None:
         save_adapter(os.path.join(cfg.out, "last"), model, n_base,
-                     {**info, "step": step, "tokens": tokens, "git_commit": git_commit()})
+                     {**info, "step": step, "tokens": tokens, "git_commit": commit})
         _atomic_torch_save({"adapter": adapter_state(model, n_base), "opt": opt.state_dict(), "step": step,
                             "tokens": tokens, "rows_read": rows_read, "config": dataclasses.asdict(cfg)}, state_path)
 

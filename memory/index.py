@@ -63,11 +63,12 @@ class FlatIndex:
             self._split = split
         return self._split
 
-    def _keep_split(self, op, *args) -> None:
-        """Apply a change to the scorer too; if that fails, drop it (rebuilt from FAISS when next needed)."""
+    def _keep_split(self, change: str, *args) -> None:
+        """Apply a change ("add", "remove") to the scorer too, if there is one; if that fails,
+        drop it (rebuilt from FAISS when next needed)."""
         if self._split is not None:
             try:
-                op(*args)
+                getattr(self._split, change)(*args)
             except BaseException:
                 self._split = None
                 raise
@@ -82,15 +83,14 @@ class FlatIndex:
 
     def add(self, ids: np.ndarray, vecs: np.ndarray) -> None:
         if len(ids):
-            if self._split is not None:
-                self._keep_split(self._split.add, _ids(ids), _vecs(vecs))  # first: it refuses a duplicate id
+            self._keep_split("add", _ids(ids), _vecs(vecs))  # before FAISS: the scorer refuses a duplicate id
             self.index.add_with_ids(_vecs(vecs), _ids(ids))
 
     def remove(self, ids: Iterable[int]) -> None:
         ids = _ids(ids)
         if len(ids):
             self.index.remove_ids(faiss.IDSelectorBatch(ids))
-            self._keep_split(getattr(self._split, "remove", None), ids)
+            self._keep_split("remove", ids)
 
     def needs_compaction(self) -> bool:
         return False

@@ -303,8 +303,8 @@ class NoteStore:
         """Score below which a search a person reads drops a hit (see `search`)."""
         self.index_kind = index
         self.flush_every = max(1, int(flush_every))
-        # sparse_dims: the embedder's leading lexical columns, searched as inverted lists (index.FlatIndex)
-        self._hnsw_kw = dict(M=hnsw_m, ef_construction=hnsw_ef_construction, ef_search=hnsw_ef_search,
+        # the index's settings: HNSW's, and the embedder's leading lexical columns (index.FlatIndex)
+        self._index_kw = dict(M=hnsw_m, ef_construction=hnsw_ef_construction, ef_search=hnsw_ef_search,
                              sparse_dims=int(getattr(self.embedder, "sparse_dims", 0)))
         self._lock = threading.RLock()
         self._closed = False
@@ -571,7 +571,7 @@ class NoteStore:
                     return None, gen, len(sql_ids), "index file is out of step (generation)"
                 f.seek(0)
                 try:
-                    idx = read_index(f, self.index_kind, self.dim, **self._hnsw_kw)
+                    idx = read_index(f, self.index_kind, self.dim, **self._index_kw)
                 except Exception as e:  # wrong kind or dimension
                     first = str(e).splitlines()[0][:120] if str(e) else ""
                     return None, gen, len(sql_ids), f"index file unusable ({type(e).__name__}: {first})"
@@ -601,7 +601,7 @@ class NoteStore:
 
     def _rebuild_index(self, batch: int = 8192) -> None:
         """A fresh index of the current notes from the sqlite embeddings (no re-embedding)."""
-        idx = make_index(self.index_kind, self.dim, **self._hnsw_kw)
+        idx = make_index(self.index_kind, self.dim, **self._index_kw)
         cur = self._db.execute(f"SELECT id, emb FROM notes WHERE {_LIVE} ORDER BY id")
         while rows := cur.fetchmany(batch):
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
@@ -1029,7 +1029,7 @@ class NoteStore:
                     ids = [r[0] for r in db.execute(f"SELECT id FROM notes WHERE session = ? AND {_LIVE}", (session,))]
                     n = db.execute("DELETE FROM notes WHERE session = ?", (session,)).rowcount
             if ids is None:
-                self._index = make_index(self.index_kind, self.dim, **self._hnsw_kw)
+                self._index = make_index(self.index_kind, self.dim, **self._index_kw)
             else:
                 self._index.remove(ids)
             self._after_change(removed=True)

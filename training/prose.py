@@ -586,8 +586,9 @@ def transcript_blocks(text: str, rng: random.Random, names: Sequence[str], layou
     if len(sents) < 3:
         return []
     cast = rng.sample(list(names), 3)
-    who = ["Q", "A"] if layout == "interview" and rng.random() < 0.5 else \
-        [rng.choice(("INTERVIEWER", "HOST", "Interviewer")), cast[0]] if layout == "interview" else cast
+    who = cast
+    if layout == "interview":  # two voices taking turns: "Q:"/"A:" or a host and a guest
+        who = ["Q", "A"] if rng.random() < 0.5 else [rng.choice(("INTERVIEWER", "HOST", "Interviewer")), cast[0]]
     lines: list[str] = []
     turn, i = 0, 0
     while i < len(sents):

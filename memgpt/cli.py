@@ -65,6 +65,9 @@ MODEL_ARG = arg("--model", "--checkpoint", dest="model", metavar="NAME|PATH", de
 MODEL_ARGS = STORE_ARGS + [
     MODEL_ARG,
     arg("--device", default=None, help="cpu, cuda, ... (default: cuda if available, else cpu)"),
+    arg("--weights", default="auto", choices=("auto", "float32", "int4"),
+        help="auto: a Llama-family model's projections packed to 4 bits on the CPU (fast); float32: "
+             "exact (default: %(default)s)"),
 ]
 SAMPLING_ARGS = [
     arg("--max-new-tokens", type=int, default=256, help="most tokens to sample, notes included (default: %(default)s)"),
@@ -115,7 +118,7 @@ def _load(args: argparse.Namespace):
     from memgpt.api import load
     from memgpt.controller import EngineConfig
     return load(args.model, memory=_memory_path(args), device=args.device,
-                config=EngineConfig(session=args.session))
+                config=EngineConfig(session=args.session), weights=args.weights)
 
 
 def _format_note(note) -> str:

@@ -34,7 +34,7 @@ NAMES = {
     "default": f"the default model (today: {DEFAULT})",
 }
 
-_cache: dict[tuple[str, str], Loaded] = {}
+_cache: dict[tuple[str, str, bool], Loaded] = {}
 _lock = threading.Lock()
 
 
@@ -56,8 +56,9 @@ def adapter_dir() -> str:
     return os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets", "smollm2-notes")
 
 
-def _load_adapter(path: str, device: str, what: str) -> Loaded:
-    """The adapter's base (a registry name in its adapter.json) with the adapter merged in."""
+def _load_adapter(path: str, device: str, what: str, merge: bool = True) -> Loaded:
+    """The adapter's base (a registry name in its adapter.json) with the adapter on it: merged
+    into the weights, or (`merge=False`, for packing) kept beside them."""
     from memgpt.lora import AdapterError, apply_adapter, read_adapter
     try:
         sd, info = read_adapter(path)
@@ -73,14 +74,14 @@ def _load_adapter(path: str, device: str, what: str) -> Loaded:
         raise CheckpointError(f"{path}: its base {base!r} is neither a model name ({', '.join(NAMES)}) "
                               "nor a .gguf file here")
     try:
-        apply_adapter(model, {k: v.to(device) for k, v in sd.items()}, info)
+        apply_adapter(model, {k: v.to(device) for k, v in sd.items()}, info, merge=merge)
     except AdapterError as e:
         raise CheckpointError(f"{path}: {e}") from None
     return model, tok, {**meta, "adapter": path, "adapter_info": info}
 
 
-def _load_smollm2_notes(device: str) -> Loaded:
-    return _load_adapter(adapter_dir(), device, "the smollm2-notes adapter")
+def _load_smollm2_notes(device: str, merge: bool = True) -> Loaded:
+    return _load_adapter(adapter_dir(), device, "the smollm2-notes adapter", merge)
 
 
 _LOADERS = {"tiny": _load_tiny, "smollm2-base": _load_smollm2, "smollm2-notes": _load_smollm2_notes}
@@ -94,31 +95,66 @@ def resolve(name_or_path: str | os.PathLike | None) -> str:
     return os.fspath(name_or_path)
 
 
-def load_model(name_or_path: str | os.PathLike | None, device: str, shared: bool = True) -> Loaded:
+WEIGHTS = ("auto", "float32", "int4")
+
+
+def _packs(weights: str, device: str) -> bool:
+    """Whether a Llama-family model loads with packed weights (memgpt.quant): "auto" packs on the
+    CPU where torch has the kernels, "int4" always (an error where it cannot), "float32" never."""
+    if weights not in WEIGHTS:
+        raise ValueError(f"weights must be one of {', '.join(WEIGHTS)}, got {weights!r}")
+    from memgpt import quant
+    if weights == "auto":
+        return torch.device(device).type == "cpu" and quant.available()
+    return weights == "int4"
+
+
+def _pack(loaded: Loaded) -> Loaded:
+    from memgpt.quant import quantize
+    model, tok, meta = loaded
+    return quantize(model), tok, {**meta, "weights": "int4 (head int8)"}
+
+
+def _load_uncached(key: str, device: str, pack: bool) -> Loaded:
+    if key == "tiny":  # its own checkpoint: small and float32 (its benchmarks were measured so)
+        return _load_tiny(device)
+    if key == "smollm2-base":
+        loaded = _load_smollm2(device)
+    elif key == "smollm2-notes":
+        loaded = _load_smollm2_notes(device, merge=not pack)
+    elif os.path.isdir(key) and os.path.exists(os.path.join(key, "adapter.json")):
+        loaded = _load_adapter(key, device, f"the adapter in {key}", merge=not pack)  # e.g. runs/ft/last
+    elif os.path.isdir(key):
+        return load_checkpoint(key, device)
+    elif os.path.isfile(key):
+        if not key.endswith(".gguf"):
+            raise CheckpointError(f"{key}: not a checkpoint directory or a .gguf file")
+        from memgpt.gguf import load_gguf
+        loaded = load_gguf(key, device=device)
+    elif os.sep in key or key.endswith(".gguf"):
+        raise CheckpointError(f"{key}: checkpoint directory or .gguf file not found")
+    else:
+        raise CheckpointError(f"{key}: no such model (names: {', '.join(NAMES)}; or a checkpoint directory or .gguf file)")
+    return _pack(loaded) if pack else loaded
+
+
+def load_model(name_or_path: str | os.PathLike | None, device: str, shared: bool = True,
+               weights: str = "auto") -> Loaded:
     """(model, tokenizer, meta) for a registry name or a path; see the module docstring.
-    `shared=False` loads a private copy of a named model (to train it)."""
+    `shared=False` loads a private float32 copy of a model (to train it). `weights`: "auto" (the
+    Llama family packed to int4 on the CPU, for inference; see memgpt.quant), "int4" or "float32"."""
     key = resolve(name_or_path)
+    pack = shared and _packs(weights, device)
     if key in _LOADERS and not shared:
         model, tok, meta = _LOADERS[key](device)
         return model, tok, {**meta, "model_name": key}
     if key in _LOADERS:
         with _lock:
-            if (key, device) not in _cache:
-                model, tok, meta = _LOADERS[key](device)
-                _cache[key, device] = (model, tok, {**meta, "model_name": key})
-            return _cache[key, device]
-    if os.path.isdir(key) and os.path.exists(os.path.join(key, "adapter.json")):
-        return _load_adapter(key, device, f"the adapter in {key}")  # e.g. a fine-tune's runs/ft/last
-    if os.path.isdir(key):
-        return load_checkpoint(key, device)
-    if os.path.isfile(key):
-        if not key.endswith(".gguf"):
-            raise CheckpointError(f"{key}: not a checkpoint directory or a .gguf file")
-        from memgpt.gguf import load_gguf
-        return load_gguf(key, device=device)
-    if os.sep in key or key.endswith(".gguf"):
-        raise CheckpointError(f"{key}: checkpoint directory or .gguf file not found")
-    raise CheckpointError(f"{key}: no such model (names: {', '.join(NAMES)}; or a checkpoint directory or .gguf file)")
+            if (key, device, pack) not in _cache:
+                model, tok, meta = _load_uncached(key, device, pack)
+                _cache[key, device, pack] = (model, tok, {**meta, "model_name": key})
+            return _cache[key, device, pack]
+    return _load_uncached(key, device, pack)
 
 
 def default_device() -> str:

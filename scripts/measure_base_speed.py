@@ -13,6 +13,7 @@ reported, not fatal. Run it alone on the machine: timings of concurrent jobs mea
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import platform
@@ -25,8 +26,10 @@ import torch
 
 from memgpt.gguf import load_gguf, smollm2_path
 from memgpt.model import KVCache
+from memgpt.quant import quantize
 
 CONTEXTS = (64, 512, 2048)
+PACKED = "memgpt int4 packed (the default on the CPU)"
 PREFILL, CHUNK = 2048, 512
 
 
@@ -220,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         row("memgpt fp32, 1 thread", one_thread)
     row("memgpt bf16", lambda: ours(model.to(torch.bfloat16), ids, args.steps))
     model.float()
+    row(PACKED, lambda: ours(quantize(copy.deepcopy(model)), ids, args.steps))
     row("memgpt int8 dynamic (Linear layers)", lambda: ours(
         torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8), ids, args.steps))
     row("transformers", lambda: transformers_fp32(ids, args.steps))
@@ -235,12 +239,13 @@ def main(argv: list[str] | None = None) -> int:
     for name, r in rows.items():
         cells = [f"{r[c]:.1f}" if c in r else "" for c in cols] if isinstance(r, dict) else [r] + [""] * (len(cols) - 1)
         print(f"| {name} | " + " | ".join(cells) + " |")
-    base, ref, cpp = rows.get("memgpt fp32"), rows.get("transformers"), rows.get("llama.cpp")
     ratios = {}
-    for other, label in ((cpp, "llama.cpp"), (ref, "transformers")):
-        if isinstance(base, dict) and isinstance(other, dict):
-            ratios[label] = {c: base[c] / other[c] for c in cols if c in other}
-            print(f"memgpt fp32 / {label}: " + ", ".join(f"{c} {v:.2f}x" for c, v in ratios[label].items()))
+    for mine in ("memgpt fp32", PACKED):
+        for label in ("llama.cpp", "transformers"):
+            base, other = rows.get(mine), rows.get(label)
+            if isinstance(base, dict) and isinstance(other, dict):
+                r = ratios[f"{mine} / {label}"] = {c: base[c] / other[c] for c in cols if c in other}
+                print(f"{mine} / {label}: " + ", ".join(f"{c} {v:.2f}x" for c, v in r.items()))
     print(f"peak RSS of memgpt.load('smollm2-base'): {rss:.0f} MB")
     if args.out:
         with open(args.out, "w") as f:

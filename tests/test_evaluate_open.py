@@ -11,6 +11,7 @@ import pytest
 from memgpt.memory.store import NoteStore
 from memgpt.training import evaluate_open as eo
 from memgpt.training import prose
+from memgpt.training import relations as rel
 
 
 # ---- note matching -----------------------------------------------------------------------------
@@ -37,7 +38,7 @@ def test_note_matching():
     assert eo.note_matches("user allergy: Peanuts.", exp)
     assert eo.note_matches("USER  ALLERGY:   peanuts", exp)
     assert not eo.note_matches("user allergy: walnuts", exp)
-    assert not eo.note_matches("user allergies: peanuts", exp)
+    assert not eo.note_matches("user allergies: peanuts", exp, strict=True)
     assert not eo.note_matches("user allergy", exp)
     assert not eo.note_matches("user allergy: ", "user allergy: ")  # an empty value never matches
     # a multi-valued note is a set of values
@@ -45,6 +46,33 @@ def test_note_matching():
     assert not eo.note_matches("user sons: Jonah", "user sons: Jonah, Mateo")
     assert not eo.note_matches("user sons: Jonah, Mateo, Ivo", "user sons: Jonah, Mateo")
     assert eo.note_matches("wifi password: Tulip-4421", "wifi password: tulip 4421")
+
+
+def test_a_key_in_other_words_names_the_same_relation_unless_strict():
+    # aliases come from training/key_aliases.json, written blind to any model's notes
+    assert eo.note_matches("user allergies: peanuts", "user allergy: peanuts")
+    assert not eo.note_matches("user allergies: peanuts", "user allergy: peanuts", strict=True)
+    exp = "Placru book fair headliner: Vonupri and the Valleys"
+    assert eo.note_matches("Placru book fair main act: Vonupri and the Valleys", exp)
+    assert eo.classify_fact(["Placru book fair main act: Vonupri and the Valleys"], exp, strict=True) == "wrong_key"
+    assert not eo.note_matches("Trimu book fair main act: Vonupri and the Valleys", exp)  # another subject
+    assert not eo.note_matches("Placru book fair venue: Vonupri and the Valleys", exp)    # another relation
+    assert not eo.note_matches("user boss: Jorge Ruiz", "user brother: Jorge Ruiz")
+    assert eo.note_matches("user boss: Jorge Ruiz", "user manager: Jorge Ruiz")
+    # an invented key (no catalog relation) accepts only itself
+    assert rel.accepted_keys("user zorblat code") == frozenset({"user zorblat code"})
+
+
+def test_key_aliases_name_known_relations_and_no_other_relations_key():
+    aliases = rel.key_aliases()
+    assert set(aliases) == set(rel.BY_NAME)
+    for name, words in aliases.items():
+        r = rel.BY_NAME[name]
+        own = r.key[len("user "):] if r.is_user else r.key
+        assert own not in words
+        others = {(o.key[len("user "):] if o.is_user else o.key) for o in rel.RELATIONS
+                  if o.is_user == r.is_user and o.key != r.key}
+        assert not others & set(words), name
 
 
 def test_classify_fact_says_what_went_wrong():

@@ -22,6 +22,8 @@ Pure Python: no torch, no tokenizer.
 from __future__ import annotations
 
 import functools
+import json
+import os
 import random
 import re
 import string
@@ -2015,6 +2017,34 @@ def relations_of_key(key: str) -> list[Relation]:
     if key.startswith("user "):
         return []
     return [r for suffix, r in _DOC_SUFFIXES if key.endswith(" " + suffix) and len(key) > len(suffix) + 1]
+
+
+KEY_ALIASES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "key_aliases.json")
+
+
+@functools.lru_cache(maxsize=None)
+def key_aliases() -> dict[str, tuple[str, ...]]:
+    """Other wordings of each relation type that a careful note-taker could use for its key
+    ("main act" for "headliner"), by relation name: for grading only (the corpus teaches the
+    catalog's keys). Written blind to any model's notes, from the relation's name, statements and
+    questions; a wording that would fit another relation of the catalog is left out."""
+    with open(KEY_ALIASES_FILE, encoding="utf-8") as f:
+        raw = json.load(f)
+    unknown = sorted(set(raw) - set(BY_NAME))
+    if unknown:
+        raise ValueError(f"{KEY_ALIASES_FILE}: unknown relation names {unknown[:3]}")
+    return {name: tuple(aliases) for name, aliases in raw.items()}
+
+
+def accepted_keys(key: str) -> frozenset[str]:
+    """The note keys that name the same relation as `key`, a catalog key with its subject ("St
+    Zara's head teacher"): itself, and each alias of its relation type with the same subject
+    ("St Zara's head"). A key of no catalog relation (an invented one) accepts only itself."""
+    out = {key}
+    for r in relations_of_key(key):
+        prefix = "user " if r.is_user else key[:len(key) - len(r.key)]
+        out.update(prefix + a for a in key_aliases().get(r.name, ()))
+    return frozenset(out)
 
 
 def validate(relations: Sequence[Relation] = RELATIONS) -> list[str]:

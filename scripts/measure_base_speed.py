@@ -4,7 +4,8 @@
     python scripts/measure_base_speed.py --threads 2 --out docs/base_speed.json
 
 Decode: tokens/s of one-token steps through the KV cache after a context of 64, 512 and 2048
-tokens (the best of REPEATS runs, each from the same context). Prefill: tokens/s reading 2048 tokens in 512-token chunks through the cache, with the
+tokens: REPEATS rounds that time every implementation in turn, the best round counting (the
+machine drifts over minutes; interleaving shares the drift between the rows). Prefill: tokens/s reading 2048 tokens in 512-token chunks through the cache, with the
 last position's logits (as llama.cpp's eval and the engine's window prefill), and with every
 position's logits (what ingest needs: it looks for `<|scratch|>` at every position). Peak RSS is measured in a fresh process that only loads the base.
 llama.cpp needs `llama-cpp-python` (built from PyPI's source distribution); a missing one is
@@ -31,7 +32,7 @@ from memgpt.quant import quantize
 CONTEXTS = (64, 512, 2048)
 PACKED = "memgpt int4 packed (the default on the CPU)"
 PREFILL, CHUNK = 2048, 512
-REPEATS = 3  # decode runs timed per context (the best counts: this machine is noisy)
+REPEATS = 3  # decode rounds per context (the best counts: this machine is noisy)
 
 
 def corpus_ids(tok, n: int) -> list[int]:
@@ -56,35 +57,27 @@ def timed(fn: Callable[[], None], repeat: int = 1) -> float:
     return best
 
 
-# ---- memgpt's model ---------------------------------------------------------------------------
-@torch.inference_mode()
-def ours(model, ids: list[int], steps: int, dtype: torch.dtype = torch.float32) -> dict:
-    out = {}
-    for ctx in CONTEXTS:
-        cache = KVCache(model.config)
-        model(torch.tensor([ids[:ctx]]), cache=cache)
-        step = [torch.tensor([[t]]) for t in ids[ctx:ctx + steps + 2]]
-        model(step[0], cache=cache)  # warm-up
-        model(step[1], cache=cache)
+# ---- the implementations, each as a decoder: start(context ids), step(token), prefill ----------
+class Ours:
+    """memgpt's model (any variant of it) through its KV cache."""
 
-        pos = cache.pos
+    def __init__(self, model, threads: int | None = None):
+        self.model, self.threads = model, threads
 
-        def decode():
-            cache.rewind(pos)  # every repeat decodes after the same context
-            for x in step[2:]:
-                model(x, cache=cache)
-        out[f"decode@{ctx}"] = steps / timed(decode, REPEATS)
+    @torch.inference_mode()
+    def start(self, ids: list[int]) -> None:
+        self.cache = KVCache(self.model.config)
+        self.model(torch.tensor([ids]), cache=self.cache, last_only=True)
 
-    def prefill(all_logits: bool) -> Callable[[], None]:
-        def run():
-            cache = KVCache(model.config)
-            for i in range(0, PREFILL, CHUNK):
-                model(torch.tensor([ids[i:i + CHUNK]]), cache=cache, last_only=not all_logits)
-        return run
-    prefill(False)()
-    out["prefill"] = PREFILL / timed(prefill(False), 2)
-    out["prefill, all logits"] = PREFILL / timed(prefill(True), 1)
-    return out
+    @torch.inference_mode()
+    def step(self, token: int) -> None:
+        self.model(torch.tensor([[token]]), cache=self.cache)
+
+    @torch.inference_mode()
+    def prefill(self, ids: list[int], all_logits: bool) -> None:
+        cache = KVCache(self.model.config)
+        for i in range(0, len(ids), CHUNK):
+            self.model(torch.tensor([ids[i:i + CHUNK]]), cache=cache, last_only=not all_logits)
 
 
 def unfused(model):
@@ -127,69 +120,106 @@ def unfused(model):
 
 
 # ---- transformers --------------------------------------------------------------------------------
-@torch.inference_mode()
-def transformers_fp32(ids: list[int], steps: int) -> dict:
-    from transformers import AutoModelForCausalLM, DynamicCache
-    path = smollm2_path()
-    hf = AutoModelForCausalLM.from_pretrained(os.path.dirname(path), gguf_file=os.path.basename(path),
-                                              torch_dtype=torch.float32).eval()
-    out = {}
-    for ctx in CONTEXTS:
+class Transformers:
+    """transformers' LlamaForCausalLM, fp32, from the same GGUF."""
+    threads = None
+
+    def __init__(self):
+        from transformers import AutoModelForCausalLM
+        path = smollm2_path()
+        self.hf = AutoModelForCausalLM.from_pretrained(os.path.dirname(path), gguf_file=os.path.basename(path),
+                                                       torch_dtype=torch.float32).eval()
+
+    @torch.inference_mode()
+    def start(self, ids: list[int]) -> None:
+        from transformers import DynamicCache
+        self.cache = DynamicCache()
+        self.hf(torch.tensor([ids]), past_key_values=self.cache, use_cache=True, logits_to_keep=1)
+
+    @torch.inference_mode()
+    def step(self, token: int) -> None:
+        self.hf(torch.tensor([[token]]), past_key_values=self.cache, use_cache=True)
+
+    @torch.inference_mode()
+    def prefill(self, ids: list[int], all_logits: bool) -> None:
+        from transformers import DynamicCache
         cache = DynamicCache()
-        hf(torch.tensor([ids[:ctx]]), past_key_values=cache, use_cache=True)
-        step = [torch.tensor([[t]]) for t in ids[ctx:ctx + steps + 2]]
-        hf(step[0], past_key_values=cache, use_cache=True)
-        hf(step[1], past_key_values=cache, use_cache=True)
-
-        pos = cache.get_seq_length()
-
-        def decode():
-            if cache.get_seq_length() > pos:
-                cache.crop(pos - cache.get_seq_length())  # this transformers crops by a negative count
-            for x in step[2:]:
-                hf(x, past_key_values=cache, use_cache=True)
-        out[f"decode@{ctx}"] = steps / timed(decode, REPEATS)
-
-    def prefill(keep: int) -> Callable[[], None]:
-        def run():
-            cache = DynamicCache()
-            for i in range(0, PREFILL, CHUNK):
-                hf(torch.tensor([ids[i:i + CHUNK]]), past_key_values=cache, use_cache=True, logits_to_keep=keep)
-        return run
-    prefill(1)()
-    out["prefill"] = PREFILL / timed(prefill(1), 2)
-    out["prefill, all logits"] = PREFILL / timed(prefill(0), 1)
-    return out
+        for i in range(0, len(ids), CHUNK):
+            self.hf(torch.tensor([ids[i:i + CHUNK]]), past_key_values=cache, use_cache=True,
+                    logits_to_keep=0 if all_logits else 1)
 
 
 # ---- llama.cpp -------------------------------------------------------------------------------------
-def llama_cpp(ids: list[int], steps: int, threads: int) -> dict:
-    from llama_cpp import Llama
-    llm = Llama(model_path=smollm2_path(), n_ctx=4096, n_threads=threads, n_threads_batch=threads,
-                n_batch=CHUNK, verbose=False)
-    out = {}
+class LlamaCpp:
+    """llama-cpp-python on the GGUF as shipped (Q4_1); its eval keeps the last logits only."""
+    threads = None
+
+    def __init__(self, threads: int):
+        from llama_cpp import Llama
+        self.llm = Llama(model_path=smollm2_path(), n_ctx=4096, n_threads=threads, n_threads_batch=threads,
+                         n_batch=CHUNK, verbose=False)
+        self.version = __import__("llama_cpp").__version__
+
+    def start(self, ids: list[int]) -> None:
+        self.llm.reset()
+        self.llm.eval(ids)
+
+    def step(self, token: int) -> None:
+        self.llm.eval([token])
+
+    def prefill(self, ids: list[int], all_logits: bool) -> None:
+        if all_logits:
+            raise NotImplementedError
+        self.llm.reset()
+        self.llm.eval(ids)  # n_batch = 512: chunks of 512
+
+
+def decode_rates(decoders: dict, ids: list[int], steps: int) -> dict[str, dict]:
+    """Decode tokens/s per decoder and context: REPEATS rounds, each timing every decoder in turn
+    from a fresh prefill of the same context, the best round counting. Interleaving shares the
+    machine's drift between the rows (timings here vary by up to +-25% over minutes)."""
+    out: dict[str, dict] = {name: {} for name in decoders}
     for ctx in CONTEXTS:
-        llm.reset()
-        llm.eval(ids[:ctx])
-        llm.eval(ids[ctx:ctx + 2])  # warm-up steps
-        step = ids[ctx + 2:ctx + 2 + steps]
-
-        pos = llm.n_tokens
-
-        def decode():
-            llm._ctx.kv_cache_seq_rm(-1, pos, -1)  # as llama-cpp-python rewinds to a cached prefix
-            llm.n_tokens = pos
-            for t in step:
-                llm.eval([t])
-        out[f"decode@{ctx}"] = steps / timed(decode, REPEATS)
-
-    def prefill():
-        llm.reset()
-        llm.eval(ids[:PREFILL])  # n_batch = 512: chunks of 512
-    prefill()
-    out["prefill"] = PREFILL / timed(prefill, 2)
-    out["version"] = __import__("llama_cpp").__version__
+        for _ in range(REPEATS):
+            for name, d in decoders.items():
+                if isinstance(out[name], str):
+                    continue
+                default = torch.get_num_threads()
+                torch.set_num_threads(d.threads or default)
+                try:
+                    d.start(ids[:ctx])
+                    d.step(ids[ctx])  # warm-up steps
+                    d.step(ids[ctx + 1])
+                    t = time.perf_counter()
+                    for tok in ids[ctx + 2:ctx + 2 + steps]:
+                        d.step(tok)
+                    rate = steps / (time.perf_counter() - t)
+                    key = f"decode@{ctx}"
+                    out[name][key] = max(out[name].get(key, 0.0), rate)
+                except Exception as e:  # a setting that does not work here is a finding, not a crash
+                    out[name] = f"failed: {type(e).__name__}: {str(e).splitlines()[0][:160]}"
+                finally:
+                    torch.set_num_threads(default)
+        print(f"  decode@{ctx}: " + ", ".join(f"{n} {r.get(f'decode@{ctx}', 0):.1f}" for n, r in out.items()
+                                             if isinstance(r, dict)), file=sys.stderr, flush=True)
     return out
+
+
+def prefill_rates(d, ids: list[int]) -> dict:
+    """Prefill tokens/s of PREFILL tokens in CHUNK-token chunks, last logits (best of 2) and, where
+    the implementation gives them, every position's."""
+    default = torch.get_num_threads()
+    torch.set_num_threads(d.threads or default)
+    try:
+        d.prefill(ids[:PREFILL], False)  # warm-up
+        out = {"prefill": PREFILL / timed(lambda: d.prefill(ids[:PREFILL], False), 2)}
+        try:
+            out["prefill, all logits"] = PREFILL / timed(lambda: d.prefill(ids[:PREFILL], True), 1)
+        except NotImplementedError:
+            pass
+        return out
+    finally:
+        torch.set_num_threads(default)
 
 
 @torch.inference_mode()
@@ -239,36 +269,45 @@ def main(argv: list[str] | None = None) -> int:
     skip = set(filter(None, args.skip.split(",")))
     model, tok, _ = load_gguf(smollm2_path(), block_size=max(CONTEXTS) + args.steps + 8)
     ids = corpus_ids(tok, max(PREFILL, max(CONTEXTS) + args.steps + 4))
+    decoders: dict = {}
     rows: dict[str, dict | str] = {}
+    order: list[str] = []
 
-    def row(name: str, fn: Callable[[], dict]) -> None:
+    def add(name: str, make: Callable[[], object]) -> None:
         if any(word in name for word in skip):
             return
-        print(f"measuring {name} ...", file=sys.stderr, flush=True)
+        order.append(name)
+        print(f"loading {name} ...", file=sys.stderr, flush=True)
         try:
-            rows[name] = fn()
+            decoders[name] = make()
         except Exception as e:  # a setting that does not work here is a finding, not a crash
             rows[name] = f"failed: {type(e).__name__}: {str(e).splitlines()[0][:160]}"
-        print(f"  {rows[name]}", file=sys.stderr, flush=True)
 
-    row("memgpt fp32", lambda: ours(model, ids, args.steps))
-    row("memgpt fp32, unfused qkv/gate-up", lambda: ours(unfused(model), ids, args.steps))
+    add("memgpt fp32", lambda: Ours(model))
+    add("memgpt fp32, unfused qkv/gate-up", lambda: Ours(unfused(model)))
     if args.threads > 1:
-        def one_thread():
-            torch.set_num_threads(1)
+        add("memgpt fp32, 1 thread", lambda: Ours(model, threads=1))
+    add("memgpt bf16", lambda: Ours(copy.deepcopy(model).to(torch.bfloat16)))
+    add(PACKED, lambda: Ours(quantize(copy.deepcopy(model))))
+    add("memgpt int8 dynamic (Linear layers)", lambda: Ours(
+        torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)))  # a copy
+    add("transformers", Transformers)
+    add("llama.cpp", lambda: LlamaCpp(args.threads))
+    add("compile", lambda: Ours(torch.compile(copy.deepcopy(model), dynamic=True)))
+    print("measuring decode, interleaved ...", file=sys.stderr, flush=True)
+    rows.update(decode_rates(decoders, ids, args.steps))
+    for name, d in decoders.items():
+        if isinstance(rows[name], dict):
+            print(f"measuring prefill: {name} ...", file=sys.stderr, flush=True)
             try:
-                return ours(model, ids, args.steps)
-            finally:
-                torch.set_num_threads(args.threads)
-        row("memgpt fp32, 1 thread", one_thread)
-    row("memgpt bf16", lambda: ours(model.to(torch.bfloat16), ids, args.steps))
-    model.float()
-    row(PACKED, lambda: ours(quantize(copy.deepcopy(model)), ids, args.steps))
-    row("memgpt int8 dynamic (Linear layers)", lambda: ours(
-        torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8), ids, args.steps))
-    row("transformers", lambda: transformers_fp32(ids, args.steps))
-    row("llama.cpp", lambda: llama_cpp(ids, args.steps, args.threads))
-    row("compile", lambda: ours(torch.compile(model, dynamic=True), ids, args.steps))
+                rows[name].update(prefill_rates(d, ids))
+            except Exception as e:
+                rows[name]["prefill"] = float("nan")
+                print(f"  failed: {e}", file=sys.stderr)
+            if isinstance(d, LlamaCpp):
+                rows[name]["version"] = d.version
+    del decoders
+    rows = {name: rows[name] for name in order}
     if "quality" not in skip:
         print("measuring quality ...", file=sys.stderr, flush=True)
         rows_quality = quality(model, tok)

@@ -76,6 +76,7 @@ def test_packed_model_agrees_with_float32_and_its_cache_paths_agree():
     # a prefill (dense bfloat16 path) then one-token steps (packed path) give the same logits
     cache = KVCache(packed.config)
     first, _ = packed(ids[:, :12], cache=cache)
+    assert cache.k.dtype == torch.bfloat16  # packed inference keeps keys and values in bfloat16
     steps = [packed(ids[:, i:i + 1], cache=cache)[0] for i in range(12, 20)]
     stepped = torch.cat([first] + steps, dim=1)
     assert (stepped - out).abs().max() < 0.05 * out.abs().max()

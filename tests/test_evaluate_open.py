@@ -224,26 +224,32 @@ def test_notes_part_counts_recall_precision_and_domain_misses(tmp_path, tok, mon
                    {"note": "b deadline: May", "relation": "project deadline", "domain": "doc_dates", "statement": "y"}]},
         {"style": "fortunes", "segments": [("Other prose.", None)],
          "facts": [{"note": "c head: Ada", "relation": "school head", "domain": "doc_roles", "statement": "z"}]},
+        {"style": "fortunes", "segments": [("More prose.", None)],
+         "facts": [{"note": "Placru book fair headliner: Vonupri", "relation": "event headliner",
+                    "domain": "doc_events", "statement": "The main act at the Placru book fair is Vonupri."}]},
     ]
     served = iter(docs)
     monkeypatch.setattr(oc, "reading_example", lambda rng, split, **kw: next(served))
     monkeypatch.setattr(eo, "_heldout_prose", lambda: SimpleNamespace(styles=("fortunes",)))
-    written = iter([["A door code: 1", "b deadline: June", "junk: 3"], ["C HEAD: ada."]])
+    written = iter([["A door code: 1", "b deadline: June", "junk: 3"], ["C HEAD: ada."],
+                    ["Placru book fair main act: Vonupri"]])  # the relation in other words
     bot = ScriptedBot(tok, ingest_notes=lambda text: next(written), tokens=5000)
-    run, sink = run_with(tmp_path, bot, n=2)
+    run, sink = run_with(tmp_path, bot, n=3)
     res = eo.part_notes(run)
     sink.close()
     figs = {f["name"]: f for f in res["figures"]}
-    assert figs["recall"]["value"] == pytest.approx(2 / 3) and figs["recall"]["n"] == 3
-    assert figs["precision"]["value"] == pytest.approx(2 / 4) and figs["precision"]["n"] == 4
+    assert figs["recall"]["value"] == pytest.approx(3 / 4) and figs["recall"]["n"] == 4
+    assert figs["precision"]["value"] == pytest.approx(3 / 5) and figs["precision"]["n"] == 5
+    assert figs["recall, the catalog's own key wording only"]["value"] == pytest.approx(2 / 4)
+    assert figs["precision, the catalog's own key wording only"]["value"] == pytest.approx(2 / 5)
     assert figs["recall"]["pass"] is False and res["pass"] is False
-    assert figs["false notes per 10k tokens (documents with facts)"]["value"] == pytest.approx(2 * 10_000 / 10_000)
+    assert figs["false notes per 10k tokens (documents with facts)"]["value"] == pytest.approx(2 * 10_000 / 15_000)
     d = res["details"]
     assert d["per_domain"] == {"doc_codes": {"facts": 1, "missed": 0}, "doc_dates": {"facts": 1, "missed": 1},
-                               "doc_roles": {"facts": 1, "missed": 0}}
+                               "doc_events": {"facts": 1, "missed": 0}, "doc_roles": {"facts": 1, "missed": 0}}
     assert d["miss_kinds"] == {"missing": 0, "wrong_value": 1, "wrong_key": 0}
     recs = [json.loads(x) for x in open(tmp_path / "records.jsonl")]
-    assert [r["part"] for r in recs] == ["notes", "notes"]
+    assert [r["part"] for r in recs] == ["notes", "notes", "notes"]
     assert recs[0]["false_notes"] == ["b deadline: June", "junk: 3"]
 
 

@@ -171,9 +171,10 @@ def load(checkpoint: str | os.PathLike | None = None, memory: str | os.PathLike 
             missing), or a `NoteStore` to use as is.
         device: "cpu", "cuda", ...; None picks cuda when available, else cpu.
         config: engine settings (`EngineConfig`); its device is set from `device`.
-        weights: "auto" (a Llama-family model's projections packed to 4 bits on the CPU, as its
-            GGUF stores them: ~3x faster decoding), "int4", or "float32" (the exact weights, as
-            training and the parity tests use them). The tiny model is always float32.
+        weights: "auto" (a Llama-family model's projections packed to 4 bits on a CPU with native
+            bf16, AMX or AVX512-BF16, as its GGUF stores them: ~2x faster decoding), "int4", or
+            "float32" (the exact weights, as training and the parity tests use them). The tiny
+            model is always float32.
 
     Raises:
         CheckpointError: the checkpoint is missing or broken, the name unknown, or the base's

@@ -66,8 +66,8 @@ MODEL_ARGS = STORE_ARGS + [
     MODEL_ARG,
     arg("--device", default=None, help="cpu, cuda, ... (default: cuda if available, else cpu)"),
     arg("--weights", default="auto", choices=("auto", "float32", "int4"),
-        help="auto: a Llama-family model's projections packed to 4 bits on the CPU (fast); float32: "
-             "exact (default: %(default)s)"),
+        help="auto: a Llama-family model's projections packed to 4 bits on a CPU with native bf16 "
+             "(fast); float32: exact (default: %(default)s)"),
 ]
 SAMPLING_ARGS = [
     arg("--max-new-tokens", type=int, default=256, help="most tokens to sample, notes included (default: %(default)s)"),

@@ -11,9 +11,10 @@
                    Llama-family .gguf file
 
 Named models are loaded once per process and device and shared by every `MemGPT` built on them
-(their weights never change at run time). On a CPU the Llama family loads packed for inference
-(`weights="auto"`: 4-bit projections, as the GGUF stores them, an adapter kept beside them
-unmerged; memgpt.quant); `weights="float32"` gives the exact weights, and training always does.
+(their weights never change at run time). On a CPU with native bf16 (AMX, AVX512-BF16) the Llama
+family loads packed for inference (`weights="auto"`: 4-bit projections, as the GGUF stores them,
+an adapter kept beside them unmerged; memgpt.quant); `weights="float32"` gives the exact weights,
+and training always does.
 """
 from __future__ import annotations
 
@@ -101,13 +102,14 @@ WEIGHTS = ("auto", "float32", "int4")
 
 
 def _packs(weights: str, device: str) -> bool:
-    """Whether a Llama-family model loads with packed weights (memgpt.quant): "auto" packs on the
-    CPU where torch has the kernels, "int4" always (an error where it cannot), "float32" never."""
+    """Whether a Llama-family model loads with packed weights (memgpt.quant): "auto" packs on a
+    CPU with native bf16 (AMX or AVX512-BF16) where torch has the kernels, "int4" always (an error
+    where it cannot), "float32" never."""
     if weights not in WEIGHTS:
         raise ValueError(f"weights must be one of {', '.join(WEIGHTS)}, got {weights!r}")
     from memgpt import quant
     if weights == "auto":
-        return torch.device(device).type == "cpu" and quant.available()
+        return torch.device(device).type == "cpu" and quant.available() and quant.cpu_has_bf16()
     return weights == "int4"
 
 

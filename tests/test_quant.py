@@ -109,7 +109,7 @@ def test_quantize_needs_the_kernels(monkeypatch):
         quant.quantize(llama())
 
 
-def test_loading_packs_the_llama_family_for_inference_only(tmp_path, ckpt):
+def test_loading_packs_the_llama_family_for_inference_only(tmp_path, ckpt, monkeypatch):
     pytest.importorskip("gguf")
     from test_gguf import write_gguf
 
@@ -117,7 +117,10 @@ def test_loading_packs_the_llama_family_for_inference_only(tmp_path, ckpt):
     from memgpt.models import load_model
     path = str(tmp_path / "m.gguf")
     write_gguf(path)
-    model, _, meta = load_model(path, "cpu")  # weights="auto" on the CPU
+    monkeypatch.setattr(quant, "cpu_has_bf16", lambda: False)  # bf16 emulated (AVX2): auto stays exact
+    assert isinstance(load_model(path, "cpu")[0].lm_head, torch.nn.Linear)
+    monkeypatch.setattr(quant, "cpu_has_bf16", lambda: True)
+    model, _, meta = load_model(path, "cpu")  # weights="auto" on a CPU with native bf16
     assert isinstance(model.lm_head, quant.Int8Linear) and meta["weights"].startswith("int4")
     exact, _, meta = load_model(path, "cpu", weights="float32")
     assert isinstance(exact.lm_head, torch.nn.Linear) and "weights" not in meta

@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 from memgpt.lora import TARGETS, adapter_state, add_lora, lora_modules, save_adapter, train_new_rows
 from memgpt.model import amp_context
 from memgpt.models import load_model
+from memgpt.quant import cpu_has_bf16
 from memgpt.tokenizer import KEY, TEXT
 
 Row = tuple[list[int], list[int]]
@@ -64,17 +65,6 @@ class FinetuneConfig:
     device: str = "auto"
     init_adapter: str = ""           # a new run starts from this adapter (e.g. the shipped one), not from zero
     dtype: str = "auto"              # float32 | bfloat16 (autocast) | auto: bfloat16 where the chip has it natively
-
-
-def cpu_has_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
-    """Whether this CPU multiplies bf16 natively (AMX or AVX512-BF16). Where it does not, bf16
-    autocast is emulated and far slower than fp32 (measured 0.03x on an AVX2 machine)."""
-    try:
-        with open(cpuinfo) as f:
-            flags = set(f.read().split())
-    except OSError:
-        return False
-    return bool(flags & {"amx_bf16", "avx512_bf16"})
 
 
 def resolve_dtype(dtype: str, device_type: str) -> str:

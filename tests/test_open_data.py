@@ -273,3 +273,18 @@ def test_some_chats_are_a_new_users_with_no_block(tok, chats):
     noted = [r for r in bare if tok.scratch in r.ids[len(tok.system_prefix):]]
     assert noted and all(r.ids[:len(tok.system_prefix) + len(tok.user_prefix)] == tok.system_prefix + tok.user_prefix
                          for r in bare if r.info["first_turn"] == 0 and r.info["recent_start"] == len(tok.system_prefix))
+
+
+def test_replies_that_disown_the_conversation_are_never_trained_on(tok, P):
+    assert not od.usable_reply("I'm sorry for your loss. I'm here to help you, I'm a chatbot.")
+    assert not od.usable_reply("I'm sorry for any inconvenience, but as a chatbot, I don't have the ability")
+    assert not od.usable_reply("   ")
+    assert od.usable_reply("That sounds like a lovely walk! Did you see anything interesting?")
+    train = oc.smalltalk_prompts("train")
+    bad = {oc.smalltalk_key(p) for p in train[::2]}  # half the prompts get a disowning reply
+    replies = {k: ("As a chatbot, I cannot go outside." if k in bad else v) for k, v in REPLIES.items()}
+    ctx = od.make_context(tok, "train", BLOCK, prose=P, replies=replies)
+    assert ctx.prompts == tuple(p for p in train if oc.smalltalk_key(p) not in bad)
+    rows = list(od.rows(tok, "train", 3, BLOCK, mix={"chat": 1.0}, prose=P, replies=replies, n=20, detail=True))
+    text = "".join(tok.decode(r.ids) for r in rows)
+    assert "As a chatbot" not in text and "A reply to:" in text  # small talk still trained, on the rest

@@ -351,8 +351,10 @@ def _paste(rng: random.Random, split: str, prose: Prose, doc_rels: Sequence[Rela
 
 def chat_example(rng: random.Random | int, split: str = "train", prose: Prose | None = None,
                  relations: Sequence[Relation] | None = None, n_turns: tuple[int, int] = (6, 36),
-                 memory_facts: tuple[int, int] = (0, 6), weights: Mapping[str, float] | None = None) -> dict:
-    """A chat of `n_turns` user turns (each with its assistant turn).
+                 memory_facts: tuple[int, int] = (0, 6), weights: Mapping[str, float] | None = None,
+                 prompts: Sequence[str] | None = None) -> dict:
+    """A chat of `n_turns` user turns (each with its assistant turn). `prompts`: the small-talk
+    prompts to draw (default: the split's `smalltalk_prompts`).
 
     Earlier sessions' facts are in `memory` (the `<|mem|>` block; latest values only, as the engine
     injects them) with a few document notes. Then: messages stating 1-3 new facts (often with a
@@ -379,7 +381,7 @@ def chat_example(rng: random.Random | int, split: str = "train", prose: Prose | 
         records.append(fact_record(f, turn=-1, source="memory"))
     memory = [f.note for f in memory_f]
     turns: list[dict] = []
-    prompts = smalltalk_prompts(split)
+    prompts = tuple(prompts) if prompts is not None else smalltalk_prompts(split)
     n = rng.randint(*n_turns)
     for t in range(n):
         kinds = [k for k in w if k not in ("update", "question") or known]

@@ -130,6 +130,19 @@ def training_reply(entry: Mapping[str, Any]) -> str:
     return reply
 
 
+# the base's replies that disown the conversation ("I'm sorry for your loss ... I'm a chatbot" to
+# "My phone battery died"; "as a chatbot, I don't ..."): 22 of the 209 cached; training on them
+# taught that voice, misplaced, to replies to statements
+_DISOWNING = re.compile(r"as an ai\b|as a chatbot|i'?m a chatbot|i am a chatbot|i'?m an ai\b|i am an ai\b|"
+                        r"language model|sorry for your loss|not a substitute for", re.I)
+
+
+def usable_reply(reply: str) -> bool:
+    """A cached small-talk reply the corpus may train on: not empty, and not one that disowns the
+    conversation (an AI disclaimer, condolences for a flat battery)."""
+    return bool(reply.strip()) and not _DISOWNING.search(reply)
+
+
 @functools.lru_cache(maxsize=4)
 def load_replies(path: str = REPLIES_PATH) -> dict[str, str]:
     """key -> the reply the corpus trains on (`training_reply`), from the cache file."""
@@ -163,6 +176,7 @@ class Context:
     relations: tuple
     user_rels: tuple
     doc_rels: tuple
+    prompts: tuple = ()  # small-talk prompts with a usable reply
 
 
 def _assistant(tok: Tokenizer, reply: str, notes: Sequence[str], answer: bool) -> Rendered:
@@ -333,7 +347,7 @@ def chat_rows(ctx: Context, rng: random.Random) -> list[Row]:
     # a third of the chats are a new user's: an empty store (no block), as in the engine's first turns
     new_user = rng.random() < 0.35
     for _ in range(8):
-        ex = fill_replies(chat_example(rng, ctx.split, ctx.prose, ctx.relations,
+        ex = fill_replies(chat_example(rng, ctx.split, ctx.prose, ctx.relations, prompts=ctx.prompts or None,
                                        **({"memory_facts": (0, 0)} if new_user else {})), ctx.replies)
         pairs = _pairs(ctx, ex)
         taken = {f["key"] for f in ex["facts"]} | {p.asks for p in pairs if p.asks}
@@ -515,8 +529,10 @@ def make_context(tok: Tokenizer, split: str = "train", block: int = DEFAULT_BLOC
         raise ValueError(f"block {block} is too small for a chat window")
     which = which or ("trained" if split == "train" else "heldout")
     rels = relations_for(split, which)
-    return Context(tok, split, block, prose or default_prose(split), replies if replies is not None else load_replies(),
-                   rels, tuple(r for r in rels if r.is_user), tuple(r for r in rels if not r.is_user))
+    replies = {k: v for k, v in (replies if replies is not None else load_replies()).items() if usable_reply(v)}
+    prompts = tuple(p for p in smalltalk_prompts(split) if smalltalk_key(p) in replies)
+    return Context(tok, split, block, prose or default_prose(split), replies,
+                   rels, tuple(r for r in rels if r.is_user), tuple(r for r in rels if not r.is_user), prompts)
 
 
 def rows(tok: Tokenizer, split: str = "train", seed: int = 0, block: int = DEFAULT_BLOCK,

@@ -149,16 +149,16 @@ def load_model(name_or_path: str | os.PathLike | None, device: str, shared: bool
     Llama family packed to int4 on the CPU, for inference; see memgpt.quant), "int4" or "float32"."""
     key = resolve(name_or_path)
     pack = shared and _packs(weights, device)
-    if key in _LOADERS and not shared:
-        model, tok, meta = _LOADERS[key](device)
+    if key not in _LOADERS:
+        return _load_uncached(key, device, pack)
+    if not shared:
+        model, tok, meta = _load_uncached(key, device, False)
         return model, tok, {**meta, "model_name": key}
-    if key in _LOADERS:
-        with _lock:
-            if (key, device, pack) not in _cache:
-                model, tok, meta = _load_uncached(key, device, pack)
-                _cache[key, device, pack] = (model, tok, {**meta, "model_name": key})
-            return _cache[key, device, pack]
-    return _load_uncached(key, device, pack)
+    with _lock:
+        if (key, device, pack) not in _cache:
+            model, tok, meta = _load_uncached(key, device, pack)
+            _cache[key, device, pack] = (model, tok, {**meta, "model_name": key})
+        return _cache[key, device, pack]
 
 
 def default_device() -> str:

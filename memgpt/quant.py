@@ -23,24 +23,13 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from memgpt.cpu import has_bf16 as cpu_has_bf16  # noqa: F401 (quant.cpu_has_bf16: models and tests use it)
 from memgpt.model import GPT
 
 GROUP = 32         # int4 weights per (scale, offset) pair: Q4_1's block
 INNER_K_TILES = 2  # the CPU kernel's packing layout
 DENSE_FROM = 8     # rows of input from which the bfloat16 copy is faster (measured on AMX)
 ROWS = 4096        # weight rows converted at a time (bounds the temporaries, hence peak memory)
-
-
-def cpu_has_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
-    """Whether this CPU multiplies bf16 natively (AMX or AVX512-BF16). Where it does not, bf16
-    arithmetic is emulated and far slower than fp32 (measured 0.03x on an AVX2 machine), so
-    neither bf16 training nor packed inference is chosen automatically there."""
-    try:
-        with open(cpuinfo) as f:
-            flags = set(f.read().split())
-    except OSError:
-        return False
-    return bool(flags & {"amx_bf16", "avx512_bf16"})
 
 
 def available() -> bool:

@@ -12,6 +12,11 @@ Rows get positions in one growing dense matrix. Their lexical columns stay dense
 tail until `MERGE_ROWS` gather, then become an inverted-list segment; neighbouring segments
 merge as they grow (sizes halve from the oldest), so a search touches few. Removed rows are
 masked until a quarter of the rows are dead, then everything is rebuilt without them.
+
+From `INT8_FROM` rows on, on a CPU with native bf16, the dense part is first scanned in int8
+(a copy with one scale per row, torch's weight-only int8 kernel: a quarter of the memory
+traffic), each row's score known to within a bound of its rounding; only the rows that could
+still be among the best k are then scored in float32. The result is the float32 scan's.
 """
 
 from __future__ import annotations
@@ -20,6 +25,28 @@ import numpy as np
 
 MERGE_ROWS = 1024  # rows whose lexical columns stay dense before they become a segment
 COMPACT_FRACTION = 0.25  # dead rows that trigger a rebuild
+INT8_FROM = 8192  # rows from which the dense part is scanned in int8 first (where the CPU allows)
+
+
+def _int8_rows(dense: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows rounded to int8 with one scale each (max |value| / 127)."""
+    if not dense.size:  # no rows, or no dense columns (a lexical-only embedder)
+        return dense.astype(np.int8), np.ones(len(dense), np.float32)
+    scale = np.abs(dense).max(axis=1) / np.float32(127)
+    scale = np.where(scale > 0, scale, np.float32(1)).astype(np.float32)
+    return np.clip(np.rint(dense / scale[:, None]), -127, 127).astype(np.int8), scale
+
+
+def _int8_scan() -> bool:
+    """torch's int8 weight-only kernel is there and the CPU multiplies bf16 natively (elsewhere
+    it is emulated and slower than the float32 scan)."""
+    from memgpt.cpu import has_bf16
+
+    try:
+        import torch
+    except ImportError:
+        return False
+    return hasattr(torch, "_weight_int8pack_mm") and has_bf16()
 
 
 class _Lists:
@@ -70,6 +97,8 @@ class SplitScorer:
         self._ids = np.zeros(0, dtype=np.int64)
         self._alive = np.zeros(0, dtype=bool)
         self._dense = np.zeros((0, self.dim - self.sparse_dims), dtype=np.float32)
+        self._dense8 = np.zeros((0, self.dim - self.sparse_dims), dtype=np.int8)  # with INT8_FROM rows
+        self._scale8 = np.zeros(0, dtype=np.float32)
         self._lists: list[_Lists] = []
         self._tail = np.zeros((MERGE_ROWS, self.sparse_dims), dtype=np.float32)  # lexical columns of rows [sealed, n)
         self._sealed = 0
@@ -82,7 +111,7 @@ class SplitScorer:
 
     def _grow(self, need: int) -> None:
         cap = max(need, 2 * len(self._ids), 1024)
-        for name in ("_ids", "_alive", "_dense"):
+        for name in ("_ids", "_alive", "_dense", "_dense8", "_scale8"):
             old = getattr(self, name)
             new = np.zeros((cap,) + old.shape[1:], dtype=old.dtype)
             new[: self._n] = old[: self._n]
@@ -108,6 +137,7 @@ class SplitScorer:
         lo, hi = self._n, self._n + len(ids)
         self._ids[lo:hi], self._alive[lo:hi] = ids, True
         self._dense[lo:hi] = vecs[:, self.sparse_dims:]
+        self._dense8[lo:hi], self._scale8[lo:hi] = _int8_rows(self._dense[lo:hi])
         self._tail[lo - self._sealed:hi - self._sealed] = vecs[:, : self.sparse_dims]
         self._where.update(zip(ids.tolist(), range(lo, hi)))
         self._n = hi
@@ -144,6 +174,7 @@ class SplitScorer:
         fresh = SplitScorer(self.dim, self.sparse_dims)
         fresh._n = len(live)
         fresh._ids, fresh._dense = self._ids[live], self._dense[live]
+        fresh._dense8, fresh._scale8 = self._dense8[live], self._scale8[live]
         fresh._alive = np.ones(len(live), dtype=bool)
         fresh._sealed = int((live < sealed).sum())
         if self._lists:
@@ -166,7 +197,15 @@ class SplitScorer:
         lex = q[: self.sparse_dims]
         q_cols = np.nonzero(lex)[0]
         q_vals = lex[q_cols]
-        scores = self._dense[:n] @ q[self.sparse_dims:] if self.dim > self.sparse_dims else np.zeros(n, np.float32)
+        qd = q[self.sparse_dims:]
+        coarse = self.dim > self.sparse_dims and n >= INT8_FROM and _INT8[0] is not False and self._use_int8()
+        if coarse:
+            scores, err = self._int8_scores(qd, n)
+        elif self.dim > self.sparse_dims:
+            scores, err = self._dense[:n] @ qd, None
+        else:
+            scores, err = np.zeros(n, np.float32), None
+        lexical = np.zeros(n, np.float32) if err is not None else scores
         if self._lists and len(q_cols):
             rows, weights = [], []
             for li in self._lists:
@@ -174,17 +213,51 @@ class SplitScorer:
                 rows += r
                 weights += w
             rows, weights = np.concatenate(rows), np.concatenate(weights)
-            scores += np.bincount(rows, weights=weights, minlength=n).astype(np.float32)  # rows < sealed <= n
+            lexical += np.bincount(rows, weights=weights, minlength=n).astype(np.float32)  # rows < sealed <= n
         if n > self._sealed and len(q_cols):
-            scores[self._sealed: n] += self._tail[: n - self._sealed, q_cols] @ q_vals
+            lexical[self._sealed: n] += self._tail[: n - self._sealed, q_cols] @ q_vals
         ok = self._alive[:n] if allowed is None else self._alive[:n] & np.isin(self._ids[:n], allowed)
-        scores = np.where(ok, scores, -np.inf)
         k = min(k, int(ok.sum()))
         if k <= 0:
             return []
-        # every row scoring at least the k-th, best first and, among equal scores, oldest first
-        # (as FAISS's flat scan breaks ties)
-        kth = np.partition(scores, n - k)[n - k] if k < n else -np.inf
-        cand = np.nonzero(scores >= kth)[0]
-        top = cand[np.lexsort((cand, -scores[cand]))][:k]
-        return [(int(self._ids[t]), float(scores[t])) for t in top]
+        if err is None:
+            scores = np.where(ok, scores, -np.inf)
+            return self._best(np.arange(n), scores, k)
+        # Coarse scores are within err of the float32 ones: the k-th best lower bound is a floor
+        # no top-k row falls below, so the rows whose upper bound reaches it are scored exactly.
+        approx = np.where(ok, scores + lexical, -np.inf)
+        low = approx - err
+        floor = np.partition(low, n - k)[n - k]
+        cand = np.nonzero(approx + err >= floor)[0]
+        exact = lexical[cand] + self._dense[cand] @ qd
+        return self._best(cand, exact, k)
+
+    def _best(self, pos: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Top-k of rows `pos` scoring `scores`: every row scoring at least the k-th, best first
+        and, among equal scores, oldest first (as FAISS's flat scan breaks ties)."""
+        m = len(pos)
+        kth = np.partition(scores, m - k)[m - k] if k < m else -np.inf
+        sel = np.nonzero(scores >= kth)[0]
+        top = sel[np.lexsort((pos[sel], -scores[sel]))][:k]
+        return [(int(self._ids[pos[t]]), float(scores[t])) for t in top]
+
+    def _use_int8(self) -> bool:
+        if _INT8[0] is None:
+            _INT8[0] = _int8_scan()
+        return _INT8[0]
+
+    def _int8_scores(self, qd: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Dense scores from the int8 copy (bf16 question and scales, float32 sums, bf16 out),
+        and a bound on each one's distance from the float32 score: the rows' rounding (half a
+        step), the question's (2^-8 of each value), the output's and the scales' (2^-8 each)."""
+        import torch
+
+        qb = torch.from_numpy(np.ascontiguousarray(qd, dtype=np.float32)).to(torch.bfloat16)[None]
+        scale = torch.from_numpy(self._scale8[:n]).to(torch.bfloat16)
+        approx = torch._weight_int8pack_mm(qb, torch.from_numpy(self._dense8[:n]), scale)[0].float().numpy()
+        q1 = float(np.abs(qd).sum())
+        err = self._scale8[:n] * np.float32(q1 * (0.5 + 127 / 256) * 1.01) + np.abs(approx) * np.float32(3 / 256) + np.float32(1e-5)
+        return approx, err
+
+
+_INT8: list = [None]  # whether the int8 scan runs here: decided once per process (None: not yet)

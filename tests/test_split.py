@@ -31,7 +31,30 @@ def small_segments(monkeypatch):
     monkeypatch.setattr(split_mod, "MERGE_ROWS", 50)  # many seals, merges and compactions in a small test
 
 
-def test_matches_brute_force_through_adds_removes_and_merges(small_segments):
+@pytest.fixture(params=["float32", "int8"])
+def scan(request, monkeypatch):
+    """Both dense scans: float32 alone, and int8 first with exact rescoring (forced on, whatever
+    the CPU: emulated bf16 is slow, not wrong). Yields a counter of int8 scans."""
+    calls = [0]
+    if request.param == "int8":
+        import torch
+
+        if not hasattr(torch, "_weight_int8pack_mm"):
+            pytest.skip("this torch has no int8 weight-only kernel")
+        monkeypatch.setattr(split_mod, "INT8_FROM", 1)
+        monkeypatch.setattr(split_mod, "_INT8", [True])
+        real = SplitScorer._int8_scores
+
+        def counted(self, qd, n):
+            calls[0] += 1
+            return real(self, qd, n)
+        monkeypatch.setattr(SplitScorer, "_int8_scores", counted)
+    else:
+        monkeypatch.setattr(split_mod, "_INT8", [False])
+    yield request.param, calls
+
+
+def test_matches_brute_force_through_adds_removes_and_merges(small_segments, scan):
     rng = np.random.default_rng(0)
     sc = SplitScorer(SPARSE + DENSE, SPARSE)
     live: dict[int, np.ndarray] = {}
@@ -61,6 +84,7 @@ def test_matches_brute_force_through_adds_removes_and_merges(small_segments):
             want_a, _ = _brute(ids_arr, mat, q, 3, set(allowed.tolist()))
             assert np.allclose([x for _, x in got], [float(live[i] @ q) for i in want_a], atol=1e-5)
     assert sc._sealed > 0 and 1 <= len(sc._lists) <= 1 + np.log2(next_id / 50)  # sealed, merged as they grow
+    assert (scan[1][0] > 0) == (scan[0] == "int8")  # the int8 scan ran where it was asked for
     with pytest.raises(ValueError, match="already"):
         sc.add(np.array([next(iter(live))]), _vecs(rng, 1))
 
@@ -141,3 +165,20 @@ def test_a_lexical_only_embedder_and_a_refused_duplicate(monkeypatch):
         idx.add(np.array([7]), v[:1])
     assert idx.ntotal == 50  # nothing added to FAISS either; the scorer is rebuilt when next needed
     assert idx.search(v[9], 1)[0][0] == 9 and idx._split.ntotal == 50
+
+
+def test_the_int8_scan_returns_the_float32_order_among_near_ties(scan):
+    """Scores closer together than int8's rounding (many near-duplicate rows): the coarse scan
+    narrows, the float32 rescoring decides, so the top k is the float32 scan's, in its order."""
+    rng = np.random.default_rng(5)
+    base = _vecs(rng, 40)
+    v = np.repeat(base, 50, axis=0) + rng.normal(scale=1e-4, size=(2000, SPARSE + DENSE)).astype(np.float32)
+    v[:, :SPARSE] = np.repeat(base[:, :SPARSE], 50, axis=0)  # lexical columns stay sparse
+    sc = SplitScorer(SPARSE + DENSE, SPARSE)
+    sc.add(np.arange(2000), v)
+    for q in _vecs(rng, 20):
+        want, s = _brute(np.arange(2000), v, q, 10)
+        got = sc.search(q, 10)
+        assert [i for i, _ in got] == want
+        assert np.allclose([x for _, x in got], s[want], atol=1e-6)
+    assert (scan[1][0] > 0) == (scan[0] == "int8")

@@ -58,8 +58,8 @@ class _Lists:
         cols = cols[order]
         self.lo, self.hi = lo, hi
         self.indptr = np.searchsorted(cols, np.arange(sparse_dims + 1)).astype(np.int64)
-        # intp rows and float64 values: what np.bincount reads without converting them per search
-        self.rows, self.vals = rows[order].astype(np.intp), vals[order].astype(np.float64)
+        self.rows, self.vals = rows[order].astype(np.int64), vals[order].astype(np.float32)
+        self._torch = None  # the same arrays as torch tensors (shared memory), made at the first search
 
     @classmethod
     def of(cls, lex: np.ndarray, lo: int, sparse_dims: int) -> "_Lists":
@@ -74,12 +74,20 @@ class _Lists:
         return cls(a.lo, b.hi, np.concatenate([a.columns(), b.columns()]), np.concatenate([a.rows, b.rows]),
                    np.concatenate([a.vals, b.vals]), sparse_dims)
 
-    def gather(self, q_cols: np.ndarray, q_vals: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """The question's columns: their rows (positions) and values times the question's weight."""
+    def add_into(self, out, q_cols: np.ndarray, q_vals: np.ndarray) -> None:
+        """Add the question's columns (times its weights) into `out`, a float32 torch tensor over
+        positions: torch's index_add_ per column, one pass over each list (a column holds a row
+        once), no concatenated copies."""
+        if self._torch is None:
+            import torch
+
+            self._torch = (torch.from_numpy(self.rows), torch.from_numpy(self.vals))
+        rows, vals = self._torch
         ptr = self.indptr
-        rows = [self.rows[ptr[c]:ptr[c + 1]] for c in q_cols.tolist()]
-        vals = [self.vals[ptr[c]:ptr[c + 1]] * w for c, w in zip(q_cols.tolist(), q_vals.tolist())]
-        return rows, vals
+        for c, w in zip(q_cols.tolist(), q_vals.tolist()):
+            a, b = int(ptr[c]), int(ptr[c + 1])
+            if b > a:
+                out.index_add_(0, rows[a:b], vals[a:b], alpha=w)
 
 
 class SplitScorer:
@@ -99,6 +107,7 @@ class SplitScorer:
         self._dense = np.zeros((0, self.dim - self.sparse_dims), dtype=np.float32)
         self._dense8 = np.zeros((0, self.dim - self.sparse_dims), dtype=np.int8)  # with INT8_FROM rows
         self._scale8 = np.zeros(0, dtype=np.float32)
+        self._scale_bf16 = None  # the scales as the int8 kernel takes them, for the last row count
         self._lists: list[_Lists] = []
         self._tail = np.zeros((MERGE_ROWS, self.sparse_dims), dtype=np.float32)  # lexical columns of rows [sealed, n)
         self._sealed = 0
@@ -138,6 +147,7 @@ class SplitScorer:
         self._ids[lo:hi], self._alive[lo:hi] = ids, True
         self._dense[lo:hi] = vecs[:, self.sparse_dims:]
         self._dense8[lo:hi], self._scale8[lo:hi] = _int8_rows(self._dense[lo:hi])
+        self._scale_bf16 = None
         self._tail[lo - self._sealed:hi - self._sealed] = vecs[:, : self.sparse_dims]
         self._where.update(zip(ids.tolist(), range(lo, hi)))
         self._n = hi
@@ -207,25 +217,26 @@ class SplitScorer:
             scores, err = np.zeros(n, np.float32), None
         lexical = np.zeros(n, np.float32) if err is not None else scores
         if self._lists and len(q_cols):
-            rows, weights = [], []
+            import torch
+
+            out = torch.from_numpy(lexical)  # the same memory: index_add_ writes into `lexical`
             for li in self._lists:
-                r, w = li.gather(q_cols, q_vals)
-                rows += r
-                weights += w
-            rows, weights = np.concatenate(rows), np.concatenate(weights)
-            lexical += np.bincount(rows, weights=weights, minlength=n).astype(np.float32)  # rows < sealed <= n
+                li.add_into(out, q_cols, q_vals)
         if n > self._sealed and len(q_cols):
             lexical[self._sealed: n] += self._tail[: n - self._sealed, q_cols] @ q_vals
-        ok = self._alive[:n] if allowed is None else self._alive[:n] & np.isin(self._ids[:n], allowed)
-        k = min(k, int(ok.sum()))
+        if allowed is None and not self._dead:
+            ok = None  # every row counts: no mask to apply
+            k = min(k, n)
+        else:
+            ok = self._alive[:n] if allowed is None else self._alive[:n] & np.isin(self._ids[:n], allowed)
+            k = min(k, int(ok.sum()))
         if k <= 0:
             return []
         if err is None:
-            scores = np.where(ok, scores, -np.inf)
-            return self._best(np.arange(n), scores, k)
+            return self._best(np.arange(n), scores if ok is None else np.where(ok, scores, -np.inf), k)
         # Coarse scores are within err of the float32 ones: the k-th best lower bound is a floor
         # no top-k row falls below, so the rows whose upper bound reaches it are scored exactly.
-        approx = np.where(ok, scores + lexical, -np.inf)
+        approx = scores + lexical if ok is None else np.where(ok, scores + lexical, -np.inf)
         low = approx - err
         floor = np.partition(low, n - k)[n - k]
         cand = np.nonzero(approx + err >= floor)[0]
@@ -253,8 +264,11 @@ class SplitScorer:
         import torch
 
         qb = torch.from_numpy(np.ascontiguousarray(qd, dtype=np.float32)).to(torch.bfloat16)[None]
-        scale = torch.from_numpy(self._scale8[:n]).to(torch.bfloat16)
-        approx = torch._weight_int8pack_mm(qb, torch.from_numpy(self._dense8[:n]), scale)[0].float().numpy()
+        if self._scale_bf16 is None or len(self._scale_bf16) != n:  # rows changed since the last search
+            self._scale_bf16 = torch.from_numpy(self._scale8[:n]).to(torch.bfloat16)
+        out = torch._weight_int8pack_mm(qb, torch.from_numpy(self._dense8[:n]), self._scale_bf16)[0]
+        # bfloat16 is float32's upper half: widen in numpy (no torch op over 100k values)
+        approx = (out.view(torch.int16).numpy().astype(np.uint16).astype(np.uint32) << 16).view(np.float32)
         q1 = float(np.abs(qd).sum())
         err = self._scale8[:n] * np.float32(q1 * (0.5 + 127 / 256) * 1.01) + np.abs(approx) * np.float32(3 / 256) + np.float32(1e-5)
         return approx, err

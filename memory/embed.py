@@ -107,6 +107,16 @@ def _word_weight(w: str) -> float:
     return 1.0
 
 
+def note_parts(text: str) -> tuple[str, str] | None:
+    """(key, value) of a note ("user allergy: peanuts": split at the first ": "), or None for
+    other text. A question is not a note, whatever its colons ("Quick question: what's my
+    address?" ends with "?")."""
+    key, sep, value = text.partition(": ")
+    if not sep or not key.strip() or not value.strip() or text.rstrip().endswith("?"):
+        return None
+    return key, value
+
+
 class HashEmbedder:
     """Signed feature hashing of words, adjacent word pairs and character 3-grams.
 
@@ -153,15 +163,17 @@ class HashEmbedder:
         self.name = f"hash-v1-d{self.dim}-n{self.ngram}-g{self.ngram_weight:g}-h{self.hashes}"
         if self.person:
             self.name += f"-p{self.person:g}"
-        if self.value_cap:
-            self.name += f"-v{self.value_cap:g}"
+        if self.value_cap:  # "q": a text ending in "?" is a question, never capped as a note
+            self.name += f"-v{self.value_cap:g}q"
 
     def note_features(self, text: str) -> dict[str, float]:
-        """`features`, with a note's value ("key: value") weighing at most `value_cap` times its
-        key: a long value (a UUID, an address) otherwise outweighs the key it is asked by."""
-        key, sep, value = text.partition(": ")
-        if not (self.value_cap and sep and key.strip() and value.strip()):
+        """`features`, with a note's value ("key: value", `note_parts`) weighing at most
+        `value_cap` times its key: a long value (a UUID, an address) otherwise outweighs the key
+        it is asked by."""
+        parts = note_parts(text) if self.value_cap else None
+        if parts is None:
             return self.features(text)
+        key, value = parts
         fk, fv = self.features(key), self.features(value)
         nk, nv = math.sqrt(sum(w * w for w in fk.values())), math.sqrt(sum(w * w for w in fv.values()))
         scale = min(1.0, self.value_cap * nk / nv) if nv > 0 else 1.0
@@ -230,7 +242,7 @@ class HashEmbedder:
         return out
 
 
-STATIC_TABLE = "static-v1.npz"  # the bundled table, in memgpt/assets/retrieval/
+STATIC_TABLE = "static-v2.npz"  # the bundled table, in memgpt/assets/retrieval/
 
 
 def bundled_table() -> str:
@@ -275,16 +287,26 @@ class StaticEmbedder:
     Tokenizing needs `tiktoken` (a dependency of memgpt); nothing is downloaded.
     """
 
-    def __init__(self, path: str | os.PathLike | None = None):
+    def __init__(self, path: str | os.PathLike | None = None, value_cap: float = 0.0):
+        if value_cap < 0:
+            raise ValueError("value_cap must be >= 0")
         self.path = os.path.abspath(os.fspath(path) if path is not None else bundled_table())
         st = os.stat(self.path)
         # one copy of a table per process, however many stores (sessions) use it
         self.table, self.weight, self._enc, self.name = _read_table(self.path, st.st_size, st.st_mtime_ns)
+        self.value_cap = float(value_cap)
+        if self.value_cap:
+            self.name += f"-v{self.value_cap:g}"
         self.n_rows = len(self.table)
         self.dim = int(self.table.shape[1])
 
     def token_ids(self, text: str) -> list[int]:
         return self._enc.encode_ordinary(" " + text.casefold())
+
+    def pooling(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """(token ids, their pooling weights) of a text. With `value_cap`, a note's value tokens
+        weigh at most `value_cap` times its key's in all (as `HashEmbedder.note_features`)."""
+        return pooling(self._enc, self.weight, text, self.value_cap)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts into an (n, dim) float32 array of unit rows."""
@@ -293,10 +315,8 @@ class StaticEmbedder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        ids = self._enc.encode_ordinary_batch([" " + t.casefold() for t in texts])
-        for i, (t, row_ids) in enumerate(zip(texts, ids)):
-            a = np.fromiter((j for j in row_ids if j < self.n_rows), dtype=np.int64)
-            w = self.weight[a]
+        for i, t in enumerate(texts):
+            a, w = self.pooling(t)
             total = float(w.sum())
             if total > 0:
                 out[i] = (w @ self.table[a]) / total
@@ -306,6 +326,22 @@ class StaticEmbedder:
             else:  # nothing weighted (empty or punctuation only): a stable unit vector of the text
                 out[i, _slots("r:" + t, self.dim, 1)[0][0]] = 1.0
         return out
+
+
+def pooling(enc, weight: np.ndarray, text: str, value_cap: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """(token ids, pooling weights) of `text` under a static table's encoding and weights (ids
+    beyond the table dropped); a note's value capped at `value_cap` times its key (0: no cap).
+    The static table's training pools its texts with this too."""
+    parts = note_parts(text) if value_cap else None
+    pieces = [text] if parts is None else list(parts)
+    ids = [np.fromiter((j for j in enc.encode_ordinary(" " + p.casefold()) if j < len(weight)), dtype=np.int64)
+           for p in pieces]
+    ws = [weight[a].astype(np.float32) for a in ids]
+    if parts is not None:
+        key_w, value_w = float(ws[0].sum()), float(ws[1].sum())
+        if value_w > value_cap * key_w:
+            ws[1] = ws[1] * np.float32(value_cap * key_w / value_w)
+    return np.concatenate(ids), np.concatenate(ws)
 
 
 def save_table(path: str | os.PathLike, name: str, tokens: dict[bytes, int], pattern: str, table: np.ndarray,
@@ -331,7 +367,8 @@ class HybridEmbedder:
     """Embedders side by side: the vector is [sqrt(w1) v1, sqrt(w2) v2, ...] with the weights
     summing to 1, so it has unit norm and its cosine with another is sum(wi * cos_i).
 
-    The default embedder is `HybridEmbedder([(HashEmbedder(person=1, value_cap=0.5), 0.5), (StaticEmbedder(), 0.5)])`:
+    The default embedder is `HybridEmbedder([(HashEmbedder(person=1, value_cap=0.5), 0.5),
+    (StaticEmbedder(value_cap=0.5), 0.5)])`:
     the lexical part keeps exact keys and codes, the static part links other words.
     """
 
@@ -357,17 +394,17 @@ class HybridEmbedder:
 
 
 DEFAULT_WEIGHTS = (0.5, 0.5)  # lexical, static: chosen on validation relation types (docs/measurements.md)
-VALUE_CAP = 0.5  # a note's value weighs at most half its key in the lexical half (chosen on trained types)
+VALUE_CAP = 0.5  # a note's value weighs at most half its key, in both halves (docs/measurements.md)
 
 
 def default_embedder() -> HybridEmbedder:
     """The default for new stores: hash features with the first-person feature, beside the
     bundled static table."""
     e = HybridEmbedder([(HashEmbedder(person=1.0, value_cap=VALUE_CAP), DEFAULT_WEIGHTS[0]),
-                        (StaticEmbedder(), DEFAULT_WEIGHTS[1])])
+                        (StaticEmbedder(value_cap=VALUE_CAP), DEFAULT_WEIGHTS[1])])
     # The score below which a hit is not worth showing a person (NoteStore.relevance_floor). On the
-    # paraphrase set, a question and an unrelated note score 0.16 at the 99th percentile; a
-    # question and its own note 0.30 at the 5th percentile (median 0.53).
+    # paraphrase set, a question and an unrelated note score 0.15 at the 99th percentile; a
+    # question and its own note 0.30 at the 5th percentile (median 0.57; static-v2, 2026-12-08).
     e.relevance_floor = 0.2
     return e
 

@@ -12,6 +12,7 @@ table) and the trained ones apart.
 
 Candidates (comma-separated):
   hash, hash-person, static, default     `memgpt.memory.embed.get_embedder(name)`
+  lexical       the default's lexical half (hash-person with the value cap)
   smol-raw      SmolLM2's token embeddings, weighted mean (the static table before its map)
   hidden:L      SmolLM2-135M's hidden states after L blocks, mean-pooled (`memgpt.retrieval`)
   wordllama     WordLlama l2_supercat 256-d (`--wordllama DIR`: an unpacked wordllama wheel)
@@ -124,9 +125,17 @@ def make(name: str, args):
         if not args.minilm_dir:
             raise SystemExit("minilm-dir needs --minilm-dir DIR")
         return _MiniLMDir(args.minilm_dir)
-    from memgpt.memory.embed import get_embedder
+    from memgpt.memory import embed as E
 
-    return get_embedder(name)
+    if name == "lexical":  # the default's lexical half (first person, value cap)
+        return E.HashEmbedder(person=1.0, value_cap=E.VALUE_CAP)
+    if args.table and name in ("static", "default"):  # a table file other than the bundled one
+        static = E.StaticEmbedder(args.table, value_cap=E.VALUE_CAP if name == "default" else 0.0)
+        if name == "static":
+            return static
+        lexical = E.HashEmbedder(person=1.0, value_cap=E.VALUE_CAP)
+        return E.HybridEmbedder([(lexical, E.DEFAULT_WEIGHTS[0]), (static, E.DEFAULT_WEIGHTS[1])])
+    return E.get_embedder(name)
 
 
 def parts_of(candidate: str) -> list[tuple[str, float]]:
@@ -251,10 +260,13 @@ def hnsw_check(candidate: str, args) -> None:
 def store_check(candidate: str, args) -> None:
     """Search p50 and recall@5 through `NoteStore.search` itself (the question embedded, the
     store's index searched, notes read back), for a store of `--search-notes` real notes: the
-    set with one pair per relation type among that many distractors, in one in-memory store."""
+    set with one pair per relation type among that many distractors, in one in-memory store.
+    Where the split scorer may scan its dense half in int8 first, that and the float32 scan are
+    timed side by side: `--rounds` rounds over every question, alternating, in one process."""
     import faiss
 
     from memgpt.memory import index as index_mod
+    from memgpt.memory import split
     from memgpt.memory.store import NoteStore
 
     faiss.omp_set_num_threads(1)
@@ -270,17 +282,29 @@ def store_check(candidate: str, args) -> None:
     held = np.array([p.heldout for p in s.pairs])
     for q in [p.question for p in s.pairs[:10]]:
         store.search(q, k=5)  # warm: the first search builds the in-memory search structure
-    hits, ts = [], []
-    for p in s.pairs:
-        t0 = time.perf_counter()
-        got = store.search(p.question, k=5)
-        ts.append(time.perf_counter() - t0)
-        hits.append(p.note in {n.text for n, _ in got})
-    hits = np.array(hits)
-    print(f"{candidate}{' (FAISS scan)' if args.faiss_scan else ''}: NoteStore of {len(store)} notes (added in {t_add:.0f}s), {len(s.pairs)} questions: "
-          f"recall@5 held-out {hits[held].mean():.3f} trained {hits[~held].mean():.3f}; "
-          f"search p50 {1000 * float(np.median(ts)):.2f} ms, p95 {1000 * float(np.percentile(ts, 95)):.2f} ms",
-          flush=True)
+    scorer = store._index._split
+    int8 = (scorer is not None and scorer.dim > scorer.sparse_dims and len(notes) >= split.INT8_FROM
+            and split._int8_scan())
+    scans = ["int8 first", "float32"] if int8 else ["as built"]
+    ts: dict[str, list[float]] = {m: [] for m in scans}
+    found: dict[str, list[bool]] = {m: [] for m in scans}
+    for _ in range(args.rounds):
+        for m in scans:
+            if int8:
+                split._INT8[0] = m == "int8 first"
+            for p in s.pairs:
+                t0 = time.perf_counter()
+                got = store.search(p.question, k=5)
+                ts[m].append(time.perf_counter() - t0)
+                found[m].append(p.note in {n.text for n, _ in got})
+    how = " (FAISS scan)" if args.faiss_scan else ""
+    for m in scans:
+        hits = np.array(found[m][: len(s.pairs)])
+        print(f"{candidate}{how}, dense scan {m}: NoteStore of {len(store)} notes (added in {t_add:.0f}s), "
+              f"{len(s.pairs)} questions x {args.rounds}: recall@5 held-out {hits[held].mean():.3f} trained "
+              f"{hits[~held].mean():.3f}; search p50 {1000 * float(np.median(ts[m])):.2f} ms, "
+              f"p95 {1000 * float(np.percentile(ts[m], 95)):.2f} ms", flush=True)
+    split._INT8[0] = None
     store.close()
 
 
@@ -294,12 +318,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--search-notes", type=int, default=100_000)
     p.add_argument("--wordllama", help="an unpacked wordllama wheel (for the wordllama candidate)")
     p.add_argument("--minilm-dir", help="a directory holding all-MiniLM-L6-v2's files")
-    p.add_argument("--misses", type=int, default=0, help="print this many held-out misses per candidate")
+    p.add_argument("--table", help="a static table file for the static and default candidates (static_table's --out)")
+    p.add_argument("--fold", type=int,
+                   help="report validation fold N's relation types (static_table.fold_of; unseen by a table built "
+                        "with --fold N) instead of the held-out ones, and the other trained types without them")
+    p.add_argument("--misses", type=int, default=0, help="print this many held-out (with --fold: validation) misses per candidate")
     p.add_argument("--hnsw", action="store_true",
                    help="instead: each candidate's recall@5 and search p50 in an HNSW index of --search-notes real notes")
     p.add_argument("--store", action="store_true",
                    help="instead: search p50 and recall@5 through NoteStore.search with --search-notes real notes")
     p.add_argument("--faiss-scan", action="store_true", help="with --store: search by FAISS's flat scan (before)")
+    p.add_argument("--rounds", type=int, default=3, help="with --store: timed rounds over the questions")
     a = p.parse_args(argv)
     if a.store:
         for cand in a.candidates.split(","):
@@ -313,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
     s = build(a.seed, a.per_relation, a.distractors)
     all_texts, nb, npf = texts(s)
     held = np.array([x.heldout for x in s.pairs])
+    from memgpt.training.static_table import fold_of
+    val = np.array([not x.heldout and a.fold is not None and fold_of(x.relation) == a.fold for x in s.pairs])
     print(f"{len(s.pairs)} pairs over {len(s.relation_types)} relation types "
           f"({len({x.relation for x in s.pairs if x.heldout})} held out: {int(held.sum())} pairs); "
           f"in scope: {nb} notes + {npf} of the asker's profile", flush=True)
@@ -329,6 +360,9 @@ def main(argv: list[str] | None = None) -> int:
         rec = lambda m, k: float((r[m] < k).mean())  # noqa: E731
         row = {"candidate": cand, "held_r1": rec(held, 1), "held_r5": rec(held, 5),
                "trained_r1": rec(~held, 1), "trained_r5": rec(~held, 5)}
+        if a.fold is not None:  # choosing on validation types: the held-out ones stay unseen, here too
+            row = {"candidate": cand, "val_r1": rec(val, 1), "val_r5": rec(val, 5),
+                   "trained_r1": rec(~held & ~val, 1), "trained_r5": rec(~held & ~val, 5)}
         if a.timing:
             joined = np.concatenate([X * np.float32(np.sqrt(w)) for w, X in vecs], axis=1)
             row["embed_1000_s"], row["search_p50_ms"] = timing([(cache[n][0], w) for n, w in parts], s, joined,
@@ -337,17 +371,19 @@ def main(argv: list[str] | None = None) -> int:
         print(" | ".join(f"{k} {v:.3f}" if isinstance(v, float) else str(v) for k, v in row.items()), flush=True)
         if a.misses:
             qoff = len(all_texts) - len(s.pairs)
-            for i in [i for i in range(len(r)) if held[i] and r[i] >= 5][: a.misses]:
+            for i in [i for i in range(len(r)) if (val if a.fold is not None else held)[i] and r[i] >= 5][: a.misses]:
                 print(f"   miss (rank {r[i]}): {s.pairs[i].question!r} -> {s.pairs[i].note!r}")
             del qoff
     print()
-    cols = "| candidate | held-out r@1 | held-out r@5 | trained r@1 | trained r@5 |"
+    group = "validation" if a.fold is not None else "held-out"
+    cols = f"| candidate | {group} r@1 | {group} r@5 | trained r@1 | trained r@5 |"
     if a.timing:
         cols += " embed 1,000 notes (s) | search p50 at %dk (ms) |" % (a.search_notes // 1000)
     print(cols)
     print("|" + "---|" * (cols.count("|") - 1))
     for row in rows:
-        line = (f"| {row['candidate']} | {row['held_r1']:.3f} | {row['held_r5']:.3f} | {row['trained_r1']:.3f} "
+        g = "val" if a.fold is not None else "held"
+        line = (f"| {row['candidate']} | {row[g + '_r1']:.3f} | {row[g + '_r5']:.3f} | {row['trained_r1']:.3f} "
                 f"| {row['trained_r5']:.3f} |")
         if a.timing:
             line += f" {row['embed_1000_s']:.2f} | {row['search_p50_ms']:.1f} |"

@@ -96,6 +96,38 @@ def test_value_cap_keeps_a_long_value_from_outweighing_its_key():
     assert np.array_equal(capped.embed([q, "Mary is in the bathroom"]), plain.embed([q, "Mary is in the bathroom"]))
     assert capped.name != plain.name and "-v0.5" in capped.name
     assert get_embedder().parts[0][0].value_cap == 0.5
+    # a question with a colon is still a question: its words after the lead are not capped
+    lead = "Quick question: what's my API key?"
+    assert np.array_equal(capped.embed([lead]), plain.embed([lead]))
+
+
+def test_note_parts_tells_notes_from_questions():
+    from memgpt.memory.embed import note_parts
+
+    assert note_parts("user allergy: peanuts") == ("user allergy", "peanuts")
+    assert note_parts("archive door code: 7319: old") == ("archive door code", "7319: old")
+    for other in ("Quick question: what's my address?", "Mary is in the bathroom", "user allergy: ", ": peanuts"):
+        assert note_parts(other) is None, other
+
+
+def test_static_value_cap_weighs_the_key_not_the_long_value():
+    """The static half pools a note's value at most `value_cap` times its key, so a long value
+    (an address, a UUID) no longer pulls the note away from questions about its key."""
+    from memgpt.memory.embed import StaticEmbedder
+
+    plain, capped = StaticEmbedder(), StaticEmbedder(value_cap=0.25)
+    note = "user thermostat setting: nineteen and a half degrees in the living room and the hallway"
+    ids, w = capped.pooling(note)
+    key_ids, key_w = capped.pooling("user thermostat setting")
+    assert w[: len(key_ids)].sum() == pytest.approx(key_w.sum())
+    assert w[len(key_ids):].sum() == pytest.approx(0.25 * key_w.sum(), rel=1e-5)  # the value capped
+    q = capped.embed(["What is the thermostat set to?"])[0]
+    assert capped.embed([note])[0] @ q > plain.embed([note])[0] @ q
+    # other text pools as before; the name says which
+    s = ["What is the thermostat set to?", "Mary is in the bathroom"]
+    assert np.array_equal(capped.embed(s), plain.embed(s)) and capped.name == plain.name + "-v0.25"
+    with pytest.raises(ValueError):
+        StaticEmbedder(value_cap=-1)
 
 
 def test_get_embedder():

@@ -75,8 +75,9 @@ def test_paraphrase_beats_unrelated(default, question, note, other):
     assert cos(default, question, note) > cos(default, question, other)
 
 
-def test_static_links_words_the_hash_cannot():
-    static, lexical = StaticEmbedder(), get_embedder("hash")
+def test_static_links_words_the_hash_cannot(default):
+    static, lexical = default.parts[1][0], get_embedder("hash")  # the shipped static half (values capped)
+    assert isinstance(static, StaticEmbedder) and static.value_cap == 0.5
     # no shared word between question and note: the hash scores them as it scores anything else
     gain = [cos(static, q, n) - cos(static, q, o) for q, n, o in PARAPHRASES[:3]]
     assert min(gain) > 0
@@ -183,3 +184,46 @@ def test_measure_script_ranks_a_small_set():
     r_default = mp.ranks(s, [(1.0, default_embedder().embed(texts))])
     assert r_hash.shape == (len(s.pairs),) and r_hash.min() >= 0
     assert (r_default < 5).mean() > (r_hash < 5).mean()  # the default finds more notes asked in other words
+
+
+_WN_LINE = ("09829305 18 n 03 babysitter 0 baby-sitter 0 sitter 0 002 @ 10229498 n 0000 + 02456270 v 0302 | "
+            'a person engaged to care for children when the parents are not home; "she sat for the Wilsons"  ')
+
+
+def test_wordnet_line_parses_into_lemmas_pointers_and_gloss():
+    from memgpt.training import wordnet
+
+    s = wordnet.parse(_WN_LINE)
+    assert s.key == "n:09829305" and s.lemmas == ("babysitter", "baby-sitter", "sitter")
+    assert s.pointers == (("@", "n:10229498"), ("+", "v:02456270"))
+    assert s.definition == "a person engaged to care for children when the parents are not home"
+    assert wordnet.parse("  1 This software and database is being provided") is None  # the licence header
+
+
+def test_sense_pairs_name_synonyms_and_hypernyms_and_skip_proper_names():
+    import random
+
+    from memgpt.training import wordnet
+    from memgpt.training.static_table import sense_pairs
+
+    sitter = wordnet.parse(_WN_LINE)
+    person = wordnet.Synset("n:10229498", ("keeper",), (), "someone in charge of other people")
+    city = wordnet.Synset("n:1", ("Oslo",), (("@i", "n:2"),), "the capital of Norway")
+    pairs = dict(sense_pairs(random.Random(0), {s.key: s for s in (sitter, person, city)}))
+    assert "Oslo" not in pairs and set(pairs) <= {"babysitter", "baby-sitter", "sitter", "keeper"}
+    word = next(w for w in pairs if w in sitter.lemmas)
+    sense = pairs[word]
+    assert word not in sense.split(";")[0].split(", ")  # the other lemmas, not the word itself
+    assert "keeper" in sense and sense.endswith("when the parents are not home")
+
+
+def test_validation_folds_split_the_trained_types_and_never_hold_a_heldout_one():
+    from memgpt.training import relations as R
+    from memgpt.training.static_table import FOLDS, fold_of, training_relations
+
+    trained = {r.name for r in R.TRAIN_RELATIONS}
+    left_out = [trained - {r.name for r in training_relations(f)} for f in range(FOLDS)]
+    assert all(left_out) and set().union(*left_out) == trained  # every trained type validates once
+    assert sum(len(x) for x in left_out) == len(trained)
+    assert not set().union(*left_out) & set(R.HELDOUT)
+    assert {r.name for r in training_relations(None)} == trained and fold_of("user allergy") in range(FOLDS)

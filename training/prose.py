@@ -41,6 +41,7 @@ import warnings
 from typing import Callable, Iterable, Sequence
 
 from memgpt.synth.filler import file_docstrings
+from memgpt.training import wordnet
 
 TRAIN_STYLES = ("python_docs", "docstrings", "debian_docs", "man_pages", "gcide", "base_prose", "transcripts")
 HELDOUT_STYLES = ("fortunes", "shakespeare", "wordnet")  # the false-note bar asks for >= 3 unseen styles
@@ -499,19 +500,10 @@ _WN_POS = {"noun": "noun", "verb": "verb", "adj": "adjective", "adv": "adverb"}
 
 def wordnet_glosses(line: str, pos: str) -> str | None:
     """One synset line of a WordNet data file as "word, synonym (noun): gloss"."""
-    if line.startswith("  ") or " | " not in line:
+    s = wordnet.parse(line)
+    if s is None or not s.gloss:
         return None
-    head, gloss = line.split(" | ", 1)
-    fields = head.split()
-    try:
-        n = int(fields[3], 16)
-    except (IndexError, ValueError):
-        return None
-    words = [re.sub(r"\(.*\)$", "", fields[4 + 2 * i]).replace("_", " ") for i in range(n)]
-    gloss = gloss.strip()
-    if not gloss:
-        return None
-    return f"{', '.join(words[:3])} ({pos}): {gloss}" + ("" if gloss[-1] in ".!?\"" else ".")
+    return f"{', '.join(s.lemmas[:3])} ({pos}): {s.gloss}" + ("" if s.gloss[-1] in ".!?\"" else ".")
 
 
 def load_wordnet(limit: int | None = None, root: str | None = None) -> tuple[str, ...]:

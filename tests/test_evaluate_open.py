@@ -338,11 +338,13 @@ def test_every_part_reports_figures_with_bars(tmp_path, gguf_path, capsys):
     out = tmp_path / "out"
     args = eo.parser.parse_args(["--model", gguf_path, "--base", gguf_path, "--n", "1", "--out", str(out),
                                  "--turns", "1", "--reply-tokens", "4", "--doc-lengths", "200", "--false-tokens", "60",
-                                 "--bench-lengths", "300", "--bench-tasks", "passkey", "--no-progress"])
+                                 "--bench-lengths", "300", "--bench-tasks", "passkey", "--no-progress",
+                                 "--note-threshold", "0.9"])
     s = eo.settings_from(args)
     s = eo.dataclasses.replace(s, notes_chars=(150, 250))
     res = eo.evaluate(s)
     data = json.loads((out / "results.json").read_text())
+    assert data["note_threshold"] == 0.9  # the engine that read the documents used the flag's threshold
     assert list(data["parts"]) == list(eo.PARTS)
     for part, r in data["parts"].items():
         assert "error" not in r, (part, r.get("error"))

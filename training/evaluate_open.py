@@ -380,6 +380,7 @@ class Settings:
     bench_lengths: tuple[int, ...] = (4000,)
     device: str | None = None
     progress: bool = True
+    note_threshold: float | None = None   # the engine's (EngineConfig.note_threshold) for reading; None: its default
 
     def count(self, part: str) -> int:
         n = self.n if self.n is not None else DEFAULT_N[part]
@@ -952,9 +953,14 @@ def evaluate(settings: Settings) -> dict:
             raise ValueError(f"unknown part {p!r}; choose from {', '.join(PARTS)}")
     os.makedirs(settings.out, exist_ok=True)
     t0 = time.perf_counter()
-    bot = memgpt.load(settings.model, device=settings.device)
+    config = None
+    if settings.note_threshold is not None:
+        from memgpt.controller import EngineConfig
+        config = EngineConfig(note_threshold=settings.note_threshold)
+    bot = memgpt.load(settings.model, device=settings.device, config=config)
     result: dict[str, Any] = {"model": settings.model, "base": settings.base, "seed": settings.seed, "n": settings.n,
-                              "device": str(bot.engine.device), "settings": dataclasses.asdict(settings), "parts": {}}
+                              "device": str(bot.engine.device), "note_threshold": bot.engine.cfg.note_threshold,
+                              "settings": dataclasses.asdict(settings), "parts": {}}
     with open(os.path.join(settings.out, "records.jsonl"), "w", encoding="utf-8") as sink:
         run = Run(settings, bot, sink)
         for p in settings.parts:
@@ -1015,6 +1021,8 @@ def add_open_arguments(ap) -> None:
     ap.add_argument("--bench-tasks", default=",".join(BENCH_TASKS), help="benchmark tasks (default: %(default)s)")
     ap.add_argument("--bench-lengths", default="4k", help="benchmark lengths (default: %(default)s; the bar: 4k,64k)")
     ap.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
+    ap.add_argument("--note-threshold", type=float, default=None,
+                    help="the engine's note threshold while reading (EngineConfig.note_threshold; default: the engine's)")
     ap.add_argument("--no-progress", action="store_true", help="no progress bars")
     ap.add_argument("--strict", action="store_true", help="exit with status 1 when a bar is not met")
 
@@ -1026,7 +1034,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
                     turns=args.turns, reply_tokens=args.reply_tokens, doc_lengths=_lengths(args.doc_lengths),
                     false_styles=_csv(args.false_styles), false_tokens=args.false_tokens,
                     bench_tasks=_csv(args.bench_tasks), bench_lengths=_lengths(args.bench_lengths), device=args.device,
-                    progress=not args.no_progress)
+                    progress=not args.no_progress, note_threshold=args.note_threshold)
 
 
 def side_by_side_table(results: dict[str, dict]) -> str:

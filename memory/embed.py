@@ -397,11 +397,11 @@ DEFAULT_WEIGHTS = (0.5, 0.5)  # lexical, static: chosen on validation relation t
 VALUE_CAP = 0.5  # a note's value weighs at most half its key, in both halves (docs/measurements.md)
 
 
-def default_embedder() -> HybridEmbedder:
+def default_embedder(table: str | os.PathLike | None = None) -> HybridEmbedder:
     """The default for new stores: hash features with the first-person feature, beside the
-    bundled static table."""
+    bundled static table (or `table`, a file of `save_table`'s, to measure another)."""
     e = HybridEmbedder([(HashEmbedder(person=1.0, value_cap=VALUE_CAP), DEFAULT_WEIGHTS[0]),
-                        (StaticEmbedder(value_cap=VALUE_CAP), DEFAULT_WEIGHTS[1])])
+                        (StaticEmbedder(table, value_cap=VALUE_CAP), DEFAULT_WEIGHTS[1])])
     # The score below which a hit is not worth showing a person (NoteStore.relevance_floor). On the
     # paraphrase set, a question and an unrelated note score 0.15 at the 99th percentile; a
     # question and its own note 0.30 at the 5th percentile (median 0.57; static-v2, 2026-12-08).

@@ -40,12 +40,10 @@ def _int8_rows(dense: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _int8_scan() -> bool:
     """torch's int8 weight-only kernel is there and the CPU multiplies bf16 natively (elsewhere
     it is emulated and slower than the float32 scan)."""
+    import torch
+
     from memgpt.cpu import has_bf16
 
-    try:
-        import torch
-    except ImportError:
-        return False
     return hasattr(torch, "_weight_int8pack_mm") and has_bf16()
 
 
@@ -208,8 +206,7 @@ class SplitScorer:
         q_cols = np.nonzero(lex)[0]
         q_vals = lex[q_cols]
         qd = q[self.sparse_dims:]
-        coarse = self.dim > self.sparse_dims and n >= INT8_FROM and _INT8[0] is not False and self._use_int8()
-        if coarse:
+        if self.dim > self.sparse_dims and n >= INT8_FROM and self._use_int8():
             scores, err = self._int8_scores(qd, n)
         elif self.dim > self.sparse_dims:
             scores, err = self._dense[:n] @ qd, None

@@ -129,12 +129,10 @@ def make(name: str, args):
 
     if name == "lexical":  # the default's lexical half (first person, value cap)
         return E.HashEmbedder(person=1.0, value_cap=E.VALUE_CAP)
-    if args.table and name in ("static", "default"):  # a table file other than the bundled one
-        static = E.StaticEmbedder(args.table, value_cap=E.VALUE_CAP if name == "default" else 0.0)
-        if name == "static":
-            return static
-        lexical = E.HashEmbedder(person=1.0, value_cap=E.VALUE_CAP)
-        return E.HybridEmbedder([(lexical, E.DEFAULT_WEIGHTS[0]), (static, E.DEFAULT_WEIGHTS[1])])
+    if args.table and name == "static":  # a table file other than the bundled one
+        return E.StaticEmbedder(args.table)
+    if args.table and name == "default":
+        return E.default_embedder(args.table)
     return E.get_embedder(name)
 
 
